@@ -1,0 +1,255 @@
+"""Turn user search text into Tantivy queries with our own forgiving syntax (never raises on input).
+
+Syntax (the `q` parameter): words are ANDed; `"exact phrase"`; `a OR b`; `-word` and `-"phrase"`
+exclude; `word*` is a prefix. Anything else is plain text: the syntax characters of other
+engines (`title:x`, `^2`, `~`, brackets) separate words like spaces, and `AND`/`NOT` are words.
+
+Decisions worth knowing:
+- OR binds tighter than the implicit AND: `a b OR c` is `a AND (b OR c)`. OR joins two positive
+  items only; a leading, trailing, doubled or negation-adjacent OR is dropped (searching the word
+  "or" would match nearly every article). Lowercase `or` is a plain word.
+- A word the analyzer splits into several tokens ("U.S.", "e-mail") is searched as a phrase.
+- An unbalanced quote is ignored; typographic quotes count as `"`.
+- Only negations: every article except those.
+- A prefix needs 2+ characters before `*` (else it is the plain word). It is lowercased but not
+  stemmed, so it matches the stemmed index terms that begin with it ("organiz*" finds
+  "organization", but "runn*" does not find "running", indexed as "run"). After joined words
+  ("e-ma*") it is a phrase prefix, expanded to tantivy's default 50 terms; alone it matches
+  every indexed term that starts with it, with a constant score.
+- No stop words are removed (the index keeps them), so only text without any alphanumeric
+  token (or the bare syntax, like `OR` or `-`) gives None.
+- At most MAX_TERMS analysed terms are used and the text is cut at MAX_QUERY_CHARS.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import NamedTuple
+
+import tantivy
+
+FIELD_BOOSTS: Mapping[str, float] = {"title": 2.0, "body": 1.0}
+MAX_QUERY_CHARS = 500
+MAX_TERMS = 64
+MIN_PREFIX_CHARS = 2
+# Mostly the best field's score, with a little credit for matching in the other field too
+# (Solr's usual dismax tie value).
+TIE_BREAKER = 0.1
+
+# Same length limit as tantivy's built-in "en_stem".
+_MAX_TOKEN_CHARS = 40
+_SMART_QUOTES = str.maketrans(dict.fromkeys("\u201c\u201d\u201e\u201f\u00ab\u00bb", '"'))
+# Query-syntax punctuation of other engines splits words like a space, so `title:foo` is two
+# words rather than the phrase "title foo"; joiners such as . - ' & / stay inside a word
+# ("U.S.", "e-mail") and make it a phrase.
+_SEPARATORS = r"\s()\[\]{}<>:;!?^~|=+\\"
+# An optional "-" then a closed "phrase" or a word; a quote without its pair matches nothing
+# here, so it is skipped.
+_TOKEN_RE = re.compile(rf'(?P<neg>-)?(?:"(?P<phrase>[^"]*)"|(?P<word>[^{_SEPARATORS}"]+))')
+
+
+@dataclass(frozen=True)
+class Terms:
+    """Analysed terms at their relative positions; one term, a phrase, or a phrase prefix."""
+
+    terms: tuple[tuple[int, str], ...]
+    prefix: bool = False
+
+
+@dataclass(frozen=True)
+class Or:
+    """At least one child matches."""
+
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class And:
+    """Every `must` child matches and no `must_not` child does (no `must`: all documents)."""
+
+    must: tuple[Node, ...]
+    must_not: tuple[Node, ...] = ()
+
+
+Node = Terms | Or | And
+
+
+class _Kind(Enum):
+    WORD = "word"
+    PHRASE = "phrase"
+    PREFIX = "prefix"
+    OR = "or"
+
+
+class _Token(NamedTuple):
+    kind: _Kind
+    text: str
+    negated: bool
+
+
+def english_analyzer() -> tantivy.TextAnalyzer:
+    """Build the analyzer that tantivy registers as "en_stem"."""
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(_MAX_TOKEN_CHARS))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.stemmer("english"))
+        .build()
+    )
+
+
+@functools.cache
+def _default_analyzer() -> tantivy.TextAnalyzer:
+    return english_analyzer()
+
+
+@functools.cache
+def _prefix_analyzer() -> tantivy.TextAnalyzer:
+    # en_stem without the stemmer: the stem of a word's beginning is not a beginning of its stem.
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(_MAX_TOKEN_CHARS))
+        .filter(tantivy.Filter.lowercase())
+        .build()
+    )
+
+
+def _clean(text: str) -> str:
+    # Lone surrogates cannot cross into Rust; replace them rather than fail.
+    text = text[:MAX_QUERY_CHARS].encode("utf-8", "replace").decode("utf-8")
+    return text.translate(_SMART_QUOTES)
+
+
+def _tokens(text: str) -> Iterator[_Token]:
+    for match in _TOKEN_RE.finditer(text):
+        negated = match["neg"] is not None
+        if match["phrase"] is not None:
+            yield _Token(_Kind.PHRASE, match["phrase"], negated)
+        elif match["word"] == "OR" and not negated:
+            yield _Token(_Kind.OR, "OR", negated)
+        elif match["word"].endswith("*"):
+            yield _Token(_Kind.PREFIX, match["word"].rstrip("*"), negated)
+        else:
+            yield _Token(_Kind.WORD, match["word"], negated)
+
+
+def _positions(analyzer: tantivy.TextAnalyzer, text: str) -> list[tuple[int, str]]:
+    tokens = analyzer.pre_tokenize(text).tokens
+    # Keep gaps (e.g. a dropped long token) so phrases line up with the indexed positions.
+    return [(t.position - tokens[0].position, t.text) for t in tokens]
+
+
+def _leaf(token: _Token, analyzer: tantivy.TextAnalyzer, budget: int) -> Terms | None:
+    if token.kind is _Kind.PREFIX:
+        raw = _positions(_prefix_analyzer(), token.text)
+        if raw and len(raw[-1][1]) >= MIN_PREFIX_CHARS:
+            # Whole words before the prefix ("e-ma*") are stemmed like the index.
+            stemmed = _positions(analyzer, token.text)
+            terms = [*stemmed[:-1], raw[-1]]
+            if len(terms) <= budget:
+                return Terms(tuple(terms), prefix=True)
+    terms = _positions(analyzer, token.text)[:budget]
+    return Terms(tuple(terms)) if terms else None
+
+
+def parse(text: str, *, analyzer: tantivy.TextAnalyzer | None = None) -> Node | None:
+    """Parse user text into analysed terms and operators; None if nothing searchable is left."""
+    analyzer = _default_analyzer() if analyzer is None else analyzer
+    groups: list[list[Node]] = []  # ANDed groups of ORed items
+    excluded: list[Node] = []
+    budget = MAX_TERMS
+    or_pending = last_positive = False
+    for token in _tokens(_clean(text)):
+        if budget <= 0:
+            break
+        if token.kind is _Kind.OR:
+            or_pending = last_positive
+            continue
+        leaf = _leaf(token, analyzer, budget)
+        if leaf is None:
+            continue
+        budget -= len(leaf.terms)
+        if token.negated:
+            excluded.append(leaf)
+        elif or_pending:
+            groups[-1].append(leaf)
+        else:
+            groups.append([leaf])
+        last_positive = not token.negated
+        or_pending = False
+    return _combine(groups, excluded)
+
+
+def _combine(groups: list[list[Node]], excluded: list[Node]) -> Node | None:
+    must = tuple(group[0] if len(group) == 1 else Or(tuple(group)) for group in groups)
+    if len(must) == 1 and not excluded:
+        return must[0]
+    if not must and not excluded:
+        return None
+    return And(must, tuple(excluded))
+
+
+def _field_query(leaf: Terms, schema: tantivy.Schema, field: str) -> tantivy.Query:
+    if leaf.prefix:
+        return tantivy.Query.phrase_prefix_query(schema, field, list(leaf.terms))
+    if len(leaf.terms) == 1:
+        return tantivy.Query.term_query(schema, field, leaf.terms[0][1], index_option="freq")
+    # phrase_query panics (not raises) on one term; the branch above keeps it away.
+    return tantivy.Query.phrase_query(schema, field, list(leaf.terms))
+
+
+def _terms_query(
+    leaf: Terms, schema: tantivy.Schema, field_boosts: Mapping[str, float]
+) -> tantivy.Query:
+    per_field = [
+        _field_query(leaf, schema, field)
+        if boost == 1.0
+        else tantivy.Query.boost_query(_field_query(leaf, schema, field), boost)
+        for field, boost in field_boosts.items()
+    ]
+    if len(per_field) == 1:
+        return per_field[0]
+    return tantivy.Query.disjunction_max_query(per_field, tie_breaker=TIE_BREAKER)
+
+
+def to_tantivy(
+    node: Node, *, schema: tantivy.Schema, field_boosts: Mapping[str, float]
+) -> tantivy.Query:
+    """Build the Tantivy query for a parsed node, searching each term in all boosted fields."""
+    if not field_boosts:
+        raise ValueError("field_boosts must name at least one field")
+
+    def build(child: Node) -> tantivy.Query:
+        return to_tantivy(child, schema=schema, field_boosts=field_boosts)
+
+    match node:
+        case Terms():
+            return _terms_query(node, schema, field_boosts)
+        case Or(children):
+            return tantivy.Query.boolean_query([(tantivy.Occur.Should, build(c)) for c in children])
+        case And(must, must_not):
+            # A boolean query with only MustNot clauses matches nothing, so start from all.
+            positive = [build(c) for c in must] or [tantivy.Query.all_query()]
+            return tantivy.Query.boolean_query(
+                [(tantivy.Occur.Must, q) for q in positive]
+                + [(tantivy.Occur.MustNot, build(c)) for c in must_not]
+            )
+    raise TypeError(f"not a query node: {node!r}")
+
+
+def build_query(
+    text: str,
+    *,
+    schema: tantivy.Schema,
+    field_boosts: Mapping[str, float],
+    analyzer: tantivy.TextAnalyzer | None = None,
+) -> tantivy.Query | None:
+    """Parse user text and build the index query; None if the text has no searchable term."""
+    node = parse(text, analyzer=analyzer)
+    if node is None:
+        return None
+    return to_tantivy(node, schema=schema, field_boosts=field_boosts)
