@@ -1,7 +1,13 @@
-"""Turn the raw text of one article into its metadata and body (pure: no I/O)."""
+"""Turn the raw text of one article into its metadata and body (pure: no I/O).
+
+Metadata is only read from metadata positions: whole lines at the top or bottom of the text,
+a dateline prefix at the start of the body, and a source or credit trailer glued to the end of
+the last sentence. Anything else is body and is kept verbatim.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -19,6 +25,389 @@ class ParsedArticle:
     photo_credit: str | None = None
 
 
+class ParseError(ValueError):
+    """The text has no article body."""
+
+
+# --- dates -------------------------------------------------------------------------------------
+
+_MONTHS = {
+    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6,
+    "jul": 7, "aug": 8, "sep": 9, "oct": 10, "nov": 11, "dec": 12,
+}  # fmt: skip
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_WEEKDAY = r"(?:(?:mon|tue(?:s)?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?\.?,?\s+)?"
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+_DASH = r"[-\u2013\u2014]"
+# Day-first and month-first numbers (03/04/2018) are ambiguous, so only year-first ones count.
+_DATE = (
+    _WEEKDAY
+    + r"(?:(?P<iso_y>\d{4})[-/](?P<iso_m>\d{1,2})[-/](?P<iso_d>\d{1,2})"
+    + rf"|(?P<dmy_d>{_DAY})\s+(?:of\s+)?(?P<dmy_m>{_MONTH}),?\s+(?P<dmy_y>\d{{4}})"
+    + rf"|(?P<mdy_m>{_MONTH})\s+(?P<mdy_d>{_DAY}),?\s+(?P<mdy_y>\d{{4}})"
+    + r")(?![\d-])"
+)
+_ZONE = r"(?:Z|(?:GMT|UTC)(?:\s*[+-]\s*\d{1,2}(?::?\d{2})?)?|[+-]\d{2}:?\d{2}|(?-i:[A-Z]{2,4}))"
+# An optional time after the date: "T10:00Z", ", 14:05 GMT", " at 3.30pm", " | 10:32".
+_TIME = (
+    r"(?:(?:T|,?\s+(?:at\s+)?|\s*[|\u00b7\u2022]\s*)\d{1,2}[:.]\d{2}(?::\d{2}(?:\.\d+)?)?"
+    rf"(?:\s*[ap]\.?m\.?)?(?:\s*{_ZONE})?(?!\w))?"
+)
+_DATE_WORD = (
+    r"(?:date|dated|published|posted|first\s+published|last\s+updated|updated|last\s+modified)"
+)
+_DATE_KEYWORD = rf"(?P<kw>{_DATE_WORD})(?:\s+on)?\s*(?::\s*|{_DASH}\s+|\s+)"
+_SEPARATOR = rf"\s*(?:{_DASH}|[:|])\s*"
+BARE_DATE_LINE = re.compile(rf"\(?\s*{_DATE}{_TIME}\s*\)?", re.IGNORECASE)
+KEYWORD_DATE_LINE = re.compile(rf"{_DATE_KEYWORD}{_DATE}{_TIME}\.?", re.IGNORECASE)
+# "Published: 03/04/2018" or "Updated: 2 hours ago" is metadata too, but states no usable date.
+UNREADABLE_DATE_LINE = re.compile(
+    rf"{_DATE_WORD}(?:\s+on)?\s*:\s*(?=[^\d]*\d)[\w ,./:+-]{{1,40}}", re.IGNORECASE
+)
+# "date 2017-03-14 Russian President ..." or "Published: 12 March 2018 - The ...".
+KEYWORD_DATE_PREFIX = re.compile(
+    rf"\s*{_DATE_KEYWORD}{_DATE}{_TIME}(?:{_SEPARATOR}|\s+)(?=\S)", re.IGNORECASE
+)
+# An upper-case place before a dateline: "MOSCOW", "WASHINGTON, D.C.", "TBILISI, Georgia".
+_PLACE = r"(?-i:[A-Z][A-Z.'\u2019-]+(?:\s+[A-Z][A-Z.'\u2019-]+){0,4}(?:,\s*[A-Z][\w.'\u2019-]+)?)"
+_AGENCY = r"(?:\s*\((?-i:[A-Z][\w .&-]{0,30})\))?"
+# "MOSCOW (May 3, 2016) - ...", "(May 3, 2016) ...", "2016-05-03 - ...": a dateline opening the
+# body. A bracketed date may run straight into the text; a bare one needs a dash or colon.
+DATELINE_PREFIX = re.compile(
+    rf"\s*(?:{_PLACE}\s*,?\s*)?(?P<open>\(\s*)?{_DATE}{_TIME}"
+    rf"(?(open)\s*\){_AGENCY}(?:{_SEPARATOR}|\s+)|{_AGENCY}{_SEPARATOR})(?=\S)",
+    re.IGNORECASE,
+)
+UPDATE_KEYWORDS = ("updated", "last updated", "last modified")
+
+
+def _date_from_match(match: re.Match[str]) -> date | None:
+    """Build the date a _DATE match names, or None when it is not a real calendar day."""
+    groups = match.groupdict()
+    if groups["iso_y"]:
+        year, month, day = groups["iso_y"], groups["iso_m"], groups["iso_d"]
+    elif groups["dmy_y"]:
+        year, month, day = groups["dmy_y"], _month_number(groups["dmy_m"]), groups["dmy_d"]
+    else:
+        year, month, day = groups["mdy_y"], _month_number(groups["mdy_m"]), groups["mdy_d"]
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:
+        return None
+
+
+def _month_number(name: str) -> int:
+    """Return 1-12 for an English month name or abbreviation."""
+    return _MONTHS[name.lower().rstrip(".")[:3]]
+
+
+def parse_date(text: str) -> date | None:
+    """Parse a standalone date ("2017-03-14", "12 March 2018", "(May 3, 2016)"), else None."""
+    match = BARE_DATE_LINE.fullmatch(text.strip())
+    return _date_from_match(match) if match else None
+
+
+# --- metadata lines ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Found:
+    """Metadata collected while reading the edges of the text."""
+
+    published: date | None = None
+    updated: date | None = None
+    author: str | None = None
+    source: str | None = None
+    credits: list[str] = field(default_factory=list)
+    photo_credit: str | None = None
+
+    @classmethod
+    def of_date(cls, value: date | None, keyword: str | None) -> _Found:
+        """Record a date as an update date or a publication date, as its keyword says."""
+        if keyword and " ".join(keyword.lower().split()) in UPDATE_KEYWORDS:
+            return cls(updated=value)
+        return cls(published=value)
+
+    def merge(self, other: _Found) -> None:
+        """Add what other states; the first value seen for a field wins."""
+        self.published = self.published or other.published
+        self.updated = self.updated or other.updated
+        self.author = self.author or other.author
+        self.source = self.source or other.source
+        self.credits.extend(c for c in other.credits if c not in self.credits)
+        self.photo_credit = self.photo_credit or other.photo_credit
+
+
+PHOTO_LINE = re.compile(
+    r"\(?(?:photo(?:graph)?s?|image|picture|pic|cover\s+photo|featured\s+image|main\s+image)"
+    r"(?:\s+(?:source|credits?|courtesy(?:\s+of)?|by))?\s*(?::\s*-?|[-\u2013\u2014]\s*|(?<=by|of)\s+)"
+    r"(?P<value>\S.*?)\)?\.?",
+    re.IGNORECASE,
+)
+SOURCE_LINE = re.compile(
+    r"\(?sources?\s*(?::\s*[-\u2013\u2014]?|[-\u2013\u2014])\s*(?P<value>\S.*?)\)?\.?", re.I
+)
+# A source trailer glued to the last sentence must start with a capital "Source" to avoid
+# mistaking prose ("... the source: officials") for metadata.
+GLUED_SOURCE = re.compile(
+    r"(?<=[.!?\"'\u201d\u2019)\]])\s+\(?(?:Sources?|SOURCES?)\s*(?::\s*[-\u2013\u2014]?|[-\u2013\u2014])\s*"
+    r"(?P<value>[^\s.!?][^\n.!?]{0,80}?)\)?\.?\s*$"
+)
+AGENCIES_SUFFIX = re.compile(
+    r"\s*(?:,|\band\b|\bwith\b|&|\+)\s*(?:other\s+|news\s+|wire\s+)?(?:agencies|wires)\.?$",
+    re.IGNORECASE,
+)
+CREDITS_LINE = re.compile(
+    r"(?:with\s+(?:additional\s+)?reporting|additional\s+reporting|reporting)\s+by\s+"
+    r"(?P<value>\S.*?)\.?",
+    re.IGNORECASE,
+)
+GLUED_CREDITS = re.compile(
+    r"(?<=[.!?\"'\u201d\u2019])\s+(?:With (?:additional )?reporting|Additional reporting|Reporting)"
+    r" by (?P<value>[^\n.!?]{1,120})\.?\s*$"
+)
+# Reuters style: "(Reporting by A and B; Additional reporting by C; Editing by D)".
+# The note's parts are checked in Python: one regex for it all backtracks badly on long lines.
+PAREN_NOTE = re.compile(r"\((?P<value>[^()\n]{1,300})\)\.?")
+GLUED_PAREN_NOTE = re.compile(r"(?<=[.!?\"'\u201d\u2019])\s+" + PAREN_NOTE.pattern + r"\s*$")
+NOTE_PART = re.compile(
+    r"\s*(?P<role>(?:with\s+)?(?:additional\s+)?(?:reporting|writing|editing|compiled|compiling"
+    r"|research|translation|translated|graphics))\s+by\s+(?P<who>\S.*?)\s*",
+    re.IGNORECASE,
+)
+REPORTING_ROLES = re.compile(r"(?:with\s+)?(?:additional\s+)?(?:reporting|writing)", re.I)
+BYLINE = re.compile(r"(?:By|BY|Written by|Words by|(?i:authors?)\s*:)\s+(?P<value>\S.*)")
+REPORTER_LOCATION = re.compile(r"\s+(?:in|from)\s+[A-Z][\w .'\u2019-]*$")
+NAME_LIST_SPLIT = re.compile(r"\s*(?:,|;|&|\band\b)\s*")
+BYLINE_AFFILIATION = re.compile(r"\s+(?:for|of|at)\s+|\s*[|(/]\s*|\s+[-\u2013\u2014]\s+")
+NAME_PARTICLES = {"de", "da", "das", "del", "der", "di", "dos", "du", "la", "le", "van", "von"}
+NAME_PARTICLES |= {"al", "el", "bin", "ibn", "y", "and", "&"}
+NOT_NAMES = {
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "the",
+    "january", "february", "march", "june", "july", "august", "september", "october",
+    "november", "december", "now", "then", "today", "tomorrow", "yesterday", "contrast",
+}  # fmt: skip
+MAX_METADATA_LINE = 300  # longer lines are prose, and this keeps the regexes cheap
+# " | " and similar separate several metadata items on one line.
+ITEM_SEPARATOR = re.compile(r"\s+[|\u2022\u00b7]\s+")
+
+
+def _classify_line(line: str, found: _Found) -> bool:
+    """Record the metadata a whole line states; return False if it is not a metadata line."""
+    if len(line) > MAX_METADATA_LINE:
+        return False
+    items = [_read_item(item) for item in ITEM_SEPARATOR.split(line.strip())]
+    if any(item is None for item in items):
+        return False
+    for item in items:
+        if item is not None:
+            found.merge(item)
+    return True
+
+
+def _read_item(item: str) -> _Found | None:
+    """Return what one metadata item states ("Source: X", "By Y", a date), or None."""
+    if match := KEYWORD_DATE_LINE.fullmatch(item):
+        return _Found.of_date(_date_from_match(match), match["kw"])
+    if match := BARE_DATE_LINE.fullmatch(item):
+        return _Found.of_date(_date_from_match(match), None)
+    if match := PHOTO_LINE.fullmatch(item):
+        return _Found(photo_credit=match["value"].strip())
+    if match := SOURCE_LINE.fullmatch(item):
+        return _Found(source=_clean_source(match["value"]))
+    if match := CREDITS_LINE.fullmatch(item):
+        return _Found(credits=_split_names(match["value"]))
+    if (match := PAREN_NOTE.fullmatch(item)) and (
+        names := _note_credits(match["value"])
+    ) is not None:
+        return _Found(credits=names)
+    if author := _author_of(item):
+        return _Found(author=author)
+    if UNREADABLE_DATE_LINE.fullmatch(item):
+        return _Found()
+    return None
+
+
+def _clean_source(value: str) -> str:
+    """Drop "and news agencies" and trailing punctuation from a source name."""
+    return AGENCIES_SUFFIX.sub("", value.strip()).strip(" .,;:-")
+
+
+def _note_credits(value: str) -> list[str] | None:
+    """Return the reporters of a "(Reporting by A; Editing by B)" note, None if it is not one."""
+    names: list[str] = []
+    for part in value.split(";"):
+        match = NOTE_PART.fullmatch(part)
+        if not match:
+            return None
+        if REPORTING_ROLES.fullmatch(match["role"]):  # editors and translators are not credits
+            names.extend(_split_names(match["who"]))
+    return names
+
+
+def _split_names(value: str) -> list[str]:
+    """Split "Reuters, AP and Jane Doe in Moscow" into its names, without their locations."""
+    names = (REPORTER_LOCATION.sub("", name).strip(" .") for name in NAME_LIST_SPLIT.split(value))
+    return [name for name in names if name]
+
+
+def _author_of(item: str) -> str | None:
+    """Return the person name(s) of a byline as written, or None if it is not a byline."""
+    match = BYLINE.fullmatch(item.strip())
+    if not match:
+        return None
+    names = BYLINE_AFFILIATION.split(match["value"], maxsplit=1)[0]
+    parts = [p for p in re.split(r"\s*,\s*", names) if p]
+    # "Jane Doe, Reuters" names an affiliation; "A, B and C" is a list of people.
+    if len(parts) > 1 and not re.match(r"(?:and|&)\s|.*\s(?:and|&)\s", parts[-1]):
+        names = parts[0]
+    names = names.strip()
+    return names if _looks_like_names(names) else None
+
+
+def _looks_like_names(text: str) -> bool:
+    """Tell whether text reads like one or more personal names rather than prose."""
+    words = text.replace(",", " ").split()
+    if not 1 <= len(words) <= 12 or any(ch.isdigit() for ch in text):
+        return False
+    if text.endswith((".", "!", "?")) and len(words[-1].rstrip(".!?")) > 3:
+        return False
+    if words[0].lower().strip(".") in NOT_NAMES:
+        return False
+    return all(w[0].isupper() or w.lower() in NAME_PARTICLES for w in words)
+
+
+# --- headline -----------------------------------------------------------------------------------
+
+CLOSERS = "\"'\u201d\u2019)]\u00bb"
+SENTENCE_INSIDE = re.compile(r"[.!?][\"'\u201d\u2019)]*\s+[\"'\u201c\u2018(]*[A-Z]")
+CONTINUATION_WORDS = {"a", "an", "the", "of", "to", "and", "or", "in", "on", "for", "with", "by"}
+CONTINUATION_WORDS |= {"at", "from", "that", "which", "who", "as", "but", "is", "was", "has"}
+SMALL_TITLE_WORDS = CONTINUATION_WORDS | {"vs", "over", "into", "after", "amid", "up", "off"}
+
+
+def _looks_like_headline(line: str, rest: list[str]) -> bool:
+    """Tell whether a top line is a headline: short, unpunctuated, followed by body text."""
+    text = line.strip()
+    words = text.split()
+    if not 2 <= len(words) <= 20 or len(text) > 160 or SENTENCE_INSIDE.search(text):
+        return False
+    if not (text[0].isupper() or text[0].isdigit() or text[0] in "\"'\u201c\u2018"):
+        return False
+    if words[-1].lower() in CONTINUATION_WORDS:
+        return False
+    final = text.rstrip(CLOSERS)[-1:]
+    if final in ".,;:\u2026" or (final in "!?" and not _is_title_case(words)):
+        return False
+    return _is_body_after(rest)
+
+
+def _is_title_case(words: list[str]) -> bool:
+    """Tell whether most significant words are capitalised, as in "Putin Approves Deal"."""
+    significant = [w for w in words if w.lower() not in SMALL_TITLE_WORDS]
+    capitalised = [w for w in significant if w[0].isupper() or not w[0].isalpha()]
+    return len(capitalised) >= 0.8 * len(significant)
+
+
+def _is_body_after(rest: list[str]) -> bool:
+    """Tell whether the lines after a headline candidate start a body of sentences."""
+    content = [line for line in rest if line.strip()]
+    if not content:
+        return False
+    # A hard-wrapped first sentence continues in lower case on the next line.
+    first = content[0].lstrip()
+    if first[0].islower() and rest[0].strip() != "":
+        return False
+    return any(ch in ".!?" for line in content for ch in line)
+
+
+# --- the whole article -------------------------------------------------------------------------
+
+
+def normalise_text(text: str) -> str:
+    """Strip a byte order mark and turn CRLF and CR line endings into LF."""
+    return text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+
+
 def parse_article(text: str) -> ParsedArticle:
     """Split raw article text into metadata and a verbatim body."""
-    raise NotImplementedError
+    lines = normalise_text(text).split("\n")
+    if not any(line.strip() for line in lines):
+        raise ParseError("article text is empty")
+    found = _Found()
+    end = _take_footer(lines, found)
+    start, title = _take_header(lines, end, found)
+    body = "\n".join(lines[start:end]).strip()
+    if not body:
+        raise ParseError("article has no body text, only metadata")
+    return ParsedArticle(
+        body=body,
+        title=title,
+        published_at=found.published or found.updated,
+        author=found.author,
+        source=found.source,
+        credits=found.credits,
+        photo_credit=found.photo_credit,
+    )
+
+
+def _take_footer(lines: list[str], found: _Found) -> int:
+    """Consume metadata lines and glued trailers at the bottom; return where the body ends."""
+    end = len(lines)
+    while end > 0:
+        last = lines[end - 1]
+        if not last.strip() or _classify_line(last, found):
+            end -= 1
+        elif (trimmed := _strip_glued_trailer(last, found)) is not None:
+            lines[end - 1] = trimmed
+        else:
+            break
+    return end
+
+
+def _strip_glued_trailer(line: str, found: _Found) -> str | None:
+    """Cut a source or credits trailer off the end of the last sentence; None if there is none."""
+    if match := GLUED_SOURCE.search(line):
+        found.merge(_Found(source=_clean_source(match["value"])))
+    elif match := GLUED_CREDITS.search(line):
+        found.merge(_Found(credits=_split_names(match["value"])))
+    elif (match := GLUED_PAREN_NOTE.search(line)) and (
+        names := _note_credits(match["value"])
+    ) is not None:
+        found.merge(_Found(credits=names))
+    else:
+        return None
+    return line[: match.start()]
+
+
+def _take_header(lines: list[str], end: int, found: _Found) -> tuple[int, str | None]:
+    """Consume headline, metadata lines and a dateline at the top; return body start and title."""
+    title: str | None = None
+    dateline_seen = False
+    index = 0
+    while index < end:
+        line = lines[index]
+        if not line.strip() or _classify_line(line, found):
+            index += 1
+        elif not dateline_seen and (remainder := _strip_dateline(line, found)) is not None:
+            lines[index] = remainder
+            dateline_seen = True
+        elif title is None and _looks_like_headline(line, lines[index + 1 : end]):
+            title = line.strip()
+            index += 1
+        else:
+            break
+    return index, title
+
+
+def _strip_dateline(line: str, found: _Found) -> str | None:
+    """Cut a dateline ("date 2017-03-14 ", "(May 3, 2016) ") off the body; None if there is none."""
+    for pattern in (KEYWORD_DATE_PREFIX, DATELINE_PREFIX):
+        match = pattern.match(line)
+        if match:
+            found.merge(_Found.of_date(_date_from_match(match), match.groupdict().get("kw")))
+            return line[match.end() :]
+    return None
