@@ -1,0 +1,259 @@
+"""Articles: listing, full-text search, filters, facets and detail."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections import defaultdict
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, Field, field_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from app.api.deps import SearchDep, problems
+from app.db import SessionDep
+from app.errors import BadCursor, NotFound
+from app.ingest.load import fold
+from app.models import Article, Entity, EntityName, Mention
+from app.schemas import (
+    ArticleDetail,
+    ArticleEntity,
+    ArticlePage,
+    ArticleSummary,
+    FacetBucket,
+    excerpt,
+)
+from app.search.base import ArticleQuery, EntityFilter, FacetName, SearchPage, Sort
+
+router = APIRouter(prefix="/articles", tags=["articles"])
+
+FACET_NAMES = ("person", "place", "org", "source")
+
+
+class ArticleParams(BaseModel):
+    """Query parameters of GET /articles."""
+
+    q: str | None = Field(None, max_length=500, description="Full-text query (see API docs)")
+    person: list[str] = Field([], description="Person name or alias; repeatable, all must hold")
+    place: list[str] = Field([], description="Place name or alias; repeatable, all must hold")
+    org: list[str] = Field([], description="Organisation name or alias; repeatable, all must hold")
+    entity: list[str] = Field([], description="Entity id; repeatable, all must hold")
+    source: list[str] = Field([], description="Source name; repeatable, any may match")
+    published_from: date | None = Field(None, description="Inclusive ISO date")
+    published_to: date | None = Field(None, description="Inclusive ISO date")
+    sort: Sort | None = Field(
+        None, description="Default: `relevance` with `q`, `-published_at` otherwise"
+    )
+    limit: int = Field(20, ge=1, le=100)
+    cursor: str | None = Field(None, max_length=512, description="`next_cursor` of the last page")
+    facets: str | None = Field(
+        None, max_length=100, description="Comma list of person, place, org, source"
+    )
+
+    @field_validator("facets")
+    @classmethod
+    def _known_facets(cls, value: str | None) -> str | None:
+        names = [n.strip() for n in (value or "").split(",") if n.strip()]
+        if unknown := [n for n in names if n not in FACET_NAMES]:
+            raise ValueError(f"unknown facet {unknown[0]!r}; use {', '.join(FACET_NAMES)}")
+        return ",".join(names) or None
+
+    def facet_names(self) -> tuple[FacetName, ...]:
+        return tuple(self.facets.split(",")) if self.facets else ()  # type: ignore[arg-type]
+
+    def effective_sort(self) -> Sort:
+        return self.sort or ("relevance" if self.q and self.q.strip() else "-published_at")
+
+    def fingerprint(self) -> str:
+        """Identify the query a cursor belongs to (everything but the cursor itself)."""
+        raw = self.model_dump_json(exclude={"cursor", "limit"})
+        return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+@router.get("", response_model=ArticlePage, responses=problems(400, 422))
+def list_articles(
+    params: Annotated[ArticleParams, Query()], session: SessionDep, search: SearchDep
+) -> ArticlePage:
+    """List, search and filter articles, newest first or best match first."""
+    entity_filters = _entity_filters(session, params)
+    sources = _known_sources(session, params.source)
+    if entity_filters is None or sources is None:  # a filter names nothing we have
+        return ArticlePage(items=[], next_cursor=None, total=0, facets=_no_facets(params))
+    query = ArticleQuery(
+        text=params.q,
+        sources=sources,
+        entities=entity_filters,
+        published_from=params.published_from,
+        published_to=params.published_to,
+        sort=params.effective_sort(),
+        limit=params.limit,
+        after=_decode_cursor(params.cursor, params.fingerprint()) if params.cursor else None,
+        facets=params.facet_names(),
+    )
+    page = search.search(query)
+    return ArticlePage(
+        items=_summaries(session, page),
+        next_cursor=_encode_cursor(page.hits[-1].position, params.fingerprint())
+        if page.has_more and page.hits
+        else None,
+        total=page.total,
+        facets=_facets(session, page) if params.facets else None,
+    )
+
+
+def _entity_filters(session: Session, params: ArticleParams) -> tuple[EntityFilter, ...] | None:
+    """Resolve each name or id to entity ids; None if one of them matches no entity."""
+    filters = []
+    for entity_type, names in (
+        ("person", params.person),
+        ("place", params.place),
+        ("org", params.org),
+    ):
+        for name in names:
+            ids = session.scalars(
+                select(Entity.id)
+                .join(EntityName)
+                .where(Entity.type == entity_type, EntityName.folded == fold(name))
+                .distinct()
+            ).all()
+            if not ids:
+                return None
+            filters.append(EntityFilter(entity_type, tuple(sorted(ids))))
+    for entity_id in params.entity:
+        entity_type = session.scalar(select(Entity.type).where(Entity.id == entity_id))
+        if entity_type is None:
+            return None
+        filters.append(EntityFilter(entity_type, (entity_id,)))
+    return tuple(filters)
+
+
+def _known_sources(session: Session, names: list[str]) -> tuple[str, ...] | None:
+    """Match source names case-insensitively; None if none of them exists."""
+    if not names:
+        return ()
+    wanted = {fold(n) for n in names}
+    stored = session.scalars(select(Article.source).where(Article.source.is_not(None)).distinct())
+    matches = tuple(sorted(s for s in stored if fold(s) in wanted))
+    return matches or None
+
+
+def _encode_cursor(position: tuple[float, int, int], fingerprint: str) -> str:
+    raw = json.dumps({"f": fingerprint, "p": list(position)}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, fingerprint: str) -> tuple[float, int, int]:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        score, key, seen = raw["p"]
+        position = (float(score), int(key), int(seen))
+        belongs = raw["f"] == fingerprint
+    except (ValueError, TypeError, KeyError, binascii.Error):
+        raise BadCursor("the cursor is not one this server issued") from None
+    if not belongs:
+        raise BadCursor("the cursor belongs to a different query; start again without it")
+    if not (0 <= position[1] < 2**63 and 0 <= position[2] <= 1_000_000):
+        raise BadCursor("the cursor is out of range")
+    return position
+
+
+def _summaries(session: Session, page: SearchPage) -> list[ArticleSummary]:
+    ids = [hit.article_id for hit in page.hits]
+    articles = {a.id: a for a in session.scalars(select(Article).where(Article.id.in_(ids)))}
+    return [
+        _summary(articles[hit.article_id], score=hit.score, snippet=hit.snippet)
+        for hit in page.hits
+        if hit.article_id in articles  # deleted since the index saw it
+    ]
+
+
+def _summary(article: Article, **extra: object) -> ArticleSummary:
+    return ArticleSummary(
+        id=article.id,
+        title=article.title,
+        source=article.source,
+        author=article.author,
+        published_at=article.published_at,
+        excerpt=excerpt(article.body),
+        word_count=article.word_count,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def _facets(session: Session, page: SearchPage) -> dict[str, list[FacetBucket]]:
+    entity_ids = [
+        key for name, buckets in page.facets.items() if name != "source" for key, _ in buckets
+    ]
+    rows = session.execute(select(Entity.id, Entity.name).where(Entity.id.in_(entity_ids)))
+    names = {entity_id: name for entity_id, name in rows}
+    return {
+        facet: [
+            FacetBucket(name=key, count=n)
+            if facet == "source"
+            else FacetBucket(id=key, name=names.get(key, key), count=n)
+            for key, n in buckets
+        ]
+        for facet, buckets in page.facets.items()
+    }
+
+
+def _no_facets(params: ArticleParams) -> dict[str, list[FacetBucket]] | None:
+    return {name: [] for name in params.facet_names()} if params.facets else None
+
+
+def get_article_or_404(
+    session: SessionDep, article_id: Annotated[str, Path(alias="id", max_length=64)]
+) -> Article:
+    """Load an article with its mentions, or answer 404."""
+    article = session.scalar(
+        select(Article)
+        .where(Article.id == article_id)
+        .options(
+            selectinload(Article.mentions).selectinload(Mention.entity).selectinload(Entity.names)
+        )
+    )
+    if article is None:
+        raise NotFound(f"no article with id {article_id!r}")
+    return article
+
+
+@router.get("/{id}", response_model=ArticleDetail, responses=problems(404, 422))
+def get_article(article: Annotated[Article, Depends(get_article_or_404)]) -> ArticleDetail:
+    """Get one article with its full text and the entities it mentions."""
+    return ArticleDetail(
+        **_summary(article).model_dump(),
+        body=article.body,
+        url=article.url,
+        credits=article.credits,
+        photo_credit=article.photo_credit,
+        content_hash=article.content_hash,
+        ingested_at=article.ingested_at,
+        entities=_article_entities(article),
+    )
+
+
+def _article_entities(article: Article) -> list[ArticleEntity]:
+    grouped: dict[str, list[Mention]] = defaultdict(list)
+    for mention in article.mentions:
+        grouped[mention.entity.id].append(mention)
+    return sorted(
+        (
+            ArticleEntity(
+                id=entity_id,
+                name=mentions[0].entity.name,
+                type=mentions[0].entity.type,  # type: ignore[arg-type]
+                aliases=mentions[0].entity.aliases,
+                mentions=len(mentions),
+                spans=[
+                    (m.start, m.end) for m in mentions if m.start is not None and m.end is not None
+                ],
+            )
+            for entity_id, mentions in grouped.items()
+        ),
+        key=lambda e: (-e.mentions, e.name),
+    )

@@ -1,0 +1,36 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.api.deps import SearchDep, problems
+from app.db import EngineDep
+from app.errors import Unavailable
+from app.migrate import schema_is_current
+from app.schemas import Health, Readiness
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", response_model=Health)
+def healthz() -> Health:
+    """Report that the process is up."""
+    return Health(status="ok")
+
+
+@router.get("/readyz", response_model=Readiness, responses=problems(503))
+def readyz(engine: EngineDep, search: SearchDep) -> Readiness:
+    """Report whether the database is reachable with its schema at head, and the index lag."""
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        at_head = schema_is_current(engine)
+        lag = search.lag()
+    except SQLAlchemyError:
+        raise Unavailable("the database is not reachable", headers={"Retry-After": "5"}) from None
+    if not at_head:
+        raise Unavailable("the database schema is not at the newest migration")
+    return Readiness(status="ready", schema_at_head=at_head, index_lag=lag)

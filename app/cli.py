@@ -1,0 +1,140 @@
+"""Command line: newscorpus ingest | serve | reindex | extract | eval | migrate."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from app.config import Settings, get_settings
+from app.db import create_db_engine
+from app.migrate import upgrade_to_head
+from app.models import Article
+from app.search.tantivy_index import IndexBusy, TantivyIndex
+
+cli = typer.Typer(help="newscorpus: a REST API over a news-article corpus.", no_args_is_help=True)
+
+
+def _ready_engine(settings: Settings) -> Engine:
+    engine = create_db_engine(settings.resolved_database_url)
+    upgrade_to_head(engine)
+    return engine
+
+
+def _extractor(settings: Settings):  # type: ignore[no-untyped-def]
+    from app.ingest.entities import EntityExtractor  # spaCy is slow to import: only when needed
+
+    return EntityExtractor(settings.spacy_model, alias_file=settings.aliases_file)
+
+
+def _catch_up_index(settings: Settings, engine: Engine) -> None:
+    index = TantivyIndex(settings.resolved_index_dir, engine)
+    try:
+        typer.echo(f"indexed {index.catch_up()} articles")
+    except IndexBusy:
+        typer.echo("a running server holds the index: it will index the new articles")
+    finally:
+        index.close()
+
+
+def ingest_into(settings: Settings, engine: Engine, paths: list[Path], *, extract: bool) -> bool:
+    """Ingest files with a progress bar; return True if every file loaded."""
+    from app.ingest.files import iter_article_files
+    from app.ingest.pipeline import ingest_files
+
+    files = list(iter_article_files(paths))
+    extractor = _extractor(settings) if extract else None
+    with Progress(transient=True) as progress:
+        task = progress.add_task("ingesting", total=len(files))
+        report = ingest_files(
+            files,
+            engine=engine,
+            extractor=extractor,
+            max_bytes=settings.max_file_bytes,
+            on_progress=lambda n: progress.advance(task, n),
+        )
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    for name, reason in report.failed:
+        typer.echo(f"failed: {name}: {reason}", err=True)
+    typer.echo(report.summary())
+    _catch_up_index(settings, engine)
+    return not report.failed
+
+
+@cli.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or directories (recursive)")],
+    extract: Annotated[bool, typer.Option(help="Find entities (--no-extract: later)")] = True,
+) -> None:
+    """Ingest article files; exit 1 if any file failed."""
+    settings = get_settings()
+    if not ingest_into(settings, _ready_engine(settings), paths, extract=extract):
+        raise typer.Exit(1)
+
+
+@cli.command()
+def serve(
+    seed: Annotated[
+        Path | None, typer.Option(help="Ingest this directory first if the database is empty")
+    ] = None,
+) -> None:
+    """Migrate, optionally seed an empty database, and serve the API."""
+    import uvicorn
+
+    settings = get_settings()
+    engine = _ready_engine(settings)
+    with Session(engine) as session:
+        empty = session.scalar(select(Article.pk).limit(1)) is None
+    if seed is not None and empty:
+        ingest_into(settings, engine, [seed], extract=True)
+    engine.dispose()
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+    )
+
+
+@cli.command()
+def reindex() -> None:
+    """Rebuild the search index from the database."""
+    settings = get_settings()
+    index = TantivyIndex(settings.resolved_index_dir, _ready_engine(settings))
+    try:
+        typer.echo(f"indexed {index.rebuild()} articles")
+    except IndexBusy:
+        typer.echo("a running server holds the index; stop it first", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        index.close()
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the database schema to the newest migration."""
+    _ready_engine(get_settings())
+    typer.echo("database at head")
+
+
+@cli.command("eval")
+def evaluate(
+    gold: Annotated[Path, typer.Argument(help="Gold entities JSON")],
+    texts: Annotated[Path, typer.Argument(help="Directory of the gold's article files")],
+) -> None:
+    """Score entity extraction against a gold file: per-type precision, recall, F1."""
+    from app.ingest.evaluate import evaluate as run_evaluation
+
+    typer.echo(run_evaluation(gold, texts, _extractor(get_settings())).format())
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    cli()

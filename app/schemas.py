@@ -1,0 +1,102 @@
+"""Pydantic request and response models: the HTTP contract, kept apart from the ORM."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EXCERPT_CHARS = 200
+
+
+class Schema(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+def excerpt(body: str, limit: int = EXCERPT_CHARS) -> str:
+    """Cut the body to about `limit` characters at a word boundary."""
+    if len(body) <= limit:
+        return body
+    cut = body[:limit].rsplit(maxsplit=1)[0] if " " in body[:limit] else body[:limit]
+    return cut.rstrip(" ,;:-") + "…"
+
+
+class ArticleSummary(Schema):
+    id: str
+    title: str | None
+    source: str | None
+    author: str | None
+    published_at: date | None = Field(
+        description="Publication date the text states; never invented"
+    )
+    excerpt: str
+    word_count: int
+    score: float | None = Field(None, description="Relevance (higher is better); with `q` only")
+    snippet: str | None = Field(
+        None, description="Passage around the best match, matches in <mark>, the rest HTML-escaped"
+    )
+
+
+class ArticleEntity(Schema):
+    id: str
+    name: str
+    type: Literal["person", "place", "org"]
+    aliases: list[str]
+    mentions: int
+    spans: list[tuple[int, int]] = Field(description="Character offsets into `body`")
+
+
+class ArticleDetail(ArticleSummary):
+    body: str
+    url: str | None
+    credits: list[str] = Field(description="Agencies named in 'With reporting by …'")
+    photo_credit: str | None
+    content_hash: str
+    ingested_at: datetime
+    entities: list[ArticleEntity]
+
+
+class FacetBucket(Schema):
+    id: str | None = Field(None, description="Entity id (entity facets only)")
+    name: str
+    count: int
+
+
+class ArticlePage(Schema):
+    items: list[ArticleSummary]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end"
+    )
+    total: int = Field(description="Number of articles matching, over all pages")
+    facets: dict[str, list[FacetBucket]] | None = None
+
+
+class SourceCount(Schema):
+    name: str
+    article_count: int
+
+
+class FieldError(Schema):
+    field: str
+    message: str
+
+
+class ProblemDetail(Schema):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError] | None = None
+
+
+class Readiness(Schema):
+    status: Literal["ready"]
+    schema_at_head: bool
+    index_lag: int = Field(description="Committed article changes not yet searchable")
+
+
+class Health(Schema):
+    status: Literal["ok"]

@@ -1,0 +1,58 @@
+"""The one search interface the routers use; Tantivy implements it now, PostgreSQL can later."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal, Protocol
+
+Sort = Literal["relevance", "-published_at", "published_at"]
+FacetName = Literal["person", "place", "org", "source"]
+ENTITY_TYPES = ("person", "place", "org")
+
+
+@dataclass(frozen=True)
+class EntityFilter:
+    """One filter value resolved to entity ids: an article matches if it has any of them."""
+
+    type: str
+    ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ArticleQuery:
+    text: str | None = None
+    sources: tuple[str, ...] = ()
+    entities: tuple[EntityFilter, ...] = ()  # all must hold
+    published_from: date | None = None
+    published_to: date | None = None
+    sort: Sort = "-published_at"
+    limit: int = 20
+    after: tuple[float, int] | None = None  # keyset position: (score or 0, sort key)
+    facets: tuple[FacetName, ...] = ()
+
+
+@dataclass
+class Hit:
+    article_id: str
+    score: float | None
+    snippet: str | None
+    position: tuple[float, int]  # what a cursor after this hit holds
+
+
+@dataclass
+class SearchPage:
+    hits: list[Hit]
+    total: int
+    has_more: bool
+    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+
+
+class SearchBackend(Protocol):
+    def search(self, query: ArticleQuery) -> SearchPage:
+        """Run a query with its filters, sort, keyset page and facets."""
+        ...
+
+    def lag(self) -> int:
+        """Count committed article changes not yet searchable."""
+        ...

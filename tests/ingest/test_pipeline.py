@@ -1,0 +1,104 @@
+"""Ingest end to end: stable ids, idempotency, updates, bad files, the index kept in step."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from app.cli import cli
+from app.ingest.load import Outcome
+from app.models import Article, Mention
+from app.search.base import ArticleQuery
+from app.search.tantivy_index import TantivyIndex
+from tests.conftest import SEEDS, ingest, make_settings, migrated_engine
+
+
+def article_ids(engine) -> list[str]:  # type: ignore[no-untyped-def]
+    with Session(engine) as session:
+        return sorted(session.scalars(select(Article.id)))
+
+
+def test_fresh_databases_give_the_same_ids(tmp_path: Path) -> None:
+    first = migrated_engine(make_settings(tmp_path / "a"))
+    second = migrated_engine(make_settings(tmp_path / "b"))
+    ingest(first, [SEEDS], None)
+    ingest(second, [SEEDS], None)
+    assert article_ids(first) == article_ids(second) and len(article_ids(first)) == 3
+
+
+def test_reingest_adds_nothing_and_a_changed_file_updates(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    engine = migrated_engine(make_settings(tmp_path / "data"))
+    assert ingest(engine, [corpus], None).counts[Outcome.LOADED] == 3
+    assert ingest(engine, [corpus], None).counts[Outcome.UNCHANGED] == 3
+    changed = next(corpus.glob("002_*.txt"))
+    changed.write_text(changed.read_text().replace("Thea Morrison", "Jane Roe"))
+    report = ingest(engine, [corpus], None)
+    assert report.counts[Outcome.UPDATED] == 1 and report.counts[Outcome.UNCHANGED] == 2
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Article)) == 3
+        assert session.scalar(select(Article.author).where(Article.origin.like("%002_%"))) == (
+            "Jane Roe"
+        )
+
+
+def test_entities_are_replaced_not_duplicated_on_update(tmp_path: Path, extractor) -> None:  # type: ignore[no-untyped-def]
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    engine = migrated_engine(make_settings(tmp_path / "data"))
+    ingest(engine, [corpus], extractor)
+    with Session(engine) as session:
+        before = session.scalar(select(func.count()).select_from(Mention))
+    changed = next(corpus.glob("000_*.txt"))
+    changed.write_text(changed.read_text() + "\n")
+    ingest(engine, [corpus], extractor)
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Mention)) == before
+
+
+def test_bad_files_are_named_and_the_rest_load(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    (corpus / "empty.txt").write_bytes(b"")
+    (corpus / "binary.txt").write_bytes(b"\x00\x01\x02" * 100)
+    engine = migrated_engine(make_settings(tmp_path / "data"))
+    report = ingest(engine, [corpus], None)
+    assert report.counts[Outcome.LOADED] == 3
+    assert sorted(Path(name).name for name, _ in report.failed) == ["binary.txt", "empty.txt"]
+    assert all(reason for _, reason in report.failed)
+
+
+def test_cli_ingest_exits_non_zero_when_a_file_fails(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    (corpus / "empty.txt").write_bytes(b"")
+    monkeypatch.setenv("NEWSCORPUS_DATA_DIR", str(tmp_path / "data"))
+    from app.config import get_settings
+
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["ingest", "--no-extract", str(corpus)])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1
+    assert "empty.txt" in result.output and "3 loaded" in result.output
+
+
+def test_index_catches_up_and_rebuilds_without_duplicates(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    engine = migrated_engine(settings)
+    ingest(engine, [SEEDS], None)
+    index = TantivyIndex(settings.resolved_index_dir, engine)
+    assert index.lag() == 3
+    assert index.catch_up() == 3 and index.lag() == 0
+    index._save_watermark(0)  # as if killed between the index commit and the watermark update
+    index.catch_up()
+    assert index.search(ArticleQuery(limit=10)).total == 3
+    assert index.rebuild() == 3
+    assert index.search(ArticleQuery(limit=10)).total == 3
+    index.close()
