@@ -8,11 +8,12 @@ from typing import Annotated
 
 import typer
 from rich.progress import Progress
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings, get_settings
 from app.db import create_db_engine
+from app.ingest.pipeline import load_extractor
 from app.migrate import upgrade_to_head
 from app.models import Article
 from app.search.tantivy_index import IndexBusy, TantivyIndex
@@ -24,12 +25,6 @@ def _ready_engine(settings: Settings) -> Engine:
     engine = create_db_engine(settings.resolved_database_url)
     upgrade_to_head(engine)
     return engine
-
-
-def _extractor(settings: Settings):  # type: ignore[no-untyped-def]
-    from app.ingest.entities import EntityExtractor  # spaCy is slow to import: only when needed
-
-    return EntityExtractor(settings.spacy_model, alias_file=settings.aliases_file)
 
 
 def _catch_up_index(settings: Settings, engine: Engine) -> None:
@@ -48,7 +43,7 @@ def ingest_into(settings: Settings, engine: Engine, paths: list[Path], *, extrac
     from app.ingest.pipeline import ingest_files
 
     files = list(iter_article_files(paths))
-    extractor = _extractor(settings) if extract else None
+    extractor = load_extractor(settings) if extract else None
     with Progress(transient=True) as progress:
         task = progress.add_task("ingesting", total=len(files))
         report = ingest_files(
@@ -118,6 +113,26 @@ def reindex() -> None:
 
 
 @cli.command()
+def extract() -> None:
+    """Find the entities of every article again (after a model or alias-table change)."""
+    from app.ingest.pipeline import reextract
+
+    settings = get_settings()
+    engine = _ready_engine(settings)
+    with Session(engine) as session:
+        total = session.scalar(select(func.count()).select_from(Article)) or 0
+    with Progress(transient=True) as progress:
+        task = progress.add_task("extracting", total=total)
+        done = reextract(
+            engine=engine,
+            extractor=load_extractor(settings),
+            on_progress=lambda n: progress.advance(task, n),
+        )
+    typer.echo(f"extracted entities of {done} articles")
+    _catch_up_index(settings, engine)
+
+
+@cli.command()
 def migrate() -> None:
     """Bring the database schema to the newest migration."""
     _ready_engine(get_settings())
@@ -132,7 +147,7 @@ def evaluate(
     """Score entity extraction against a gold file: per-type precision, recall, F1."""
     from app.ingest.evaluate import evaluate as run_evaluation
 
-    typer.echo(run_evaluation(gold, texts, _extractor(get_settings())).format())
+    typer.echo(run_evaluation(gold, texts, load_extractor(get_settings())).format())
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from app.api import articles, health, sources
+from app.api import articles, entities, health, sources
 from app.config import Settings, get_settings
 from app.db import create_db_engine
 from app.errors import install_error_handlers
@@ -49,7 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
     )
+    app.state.settings = settings
     install_error_handlers(app)
-    for module in (articles, sources, health):
+    for module in (articles, entities, sources, health):
         app.include_router(module.router)
     return app

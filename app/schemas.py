@@ -22,6 +22,19 @@ def excerpt(body: str, limit: int = EXCERPT_CHARS) -> str:
     return cut.rstrip(" ,;:-") + "…"
 
 
+class ArticleIn(BaseModel):
+    """A new article; it goes through the same pipeline as file ingest."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    body: str = Field(min_length=1, max_length=1_000_000, pattern=r"\S")
+    title: str | None = Field(None, max_length=1000)
+    source: str | None = Field(None, max_length=256)
+    author: str | None = Field(None, max_length=512)
+    published_at: date | None = None
+    url: str | None = Field(None, max_length=2048)
+
+
 class ArticleSummary(Schema):
     id: str
     title: str | None
@@ -100,3 +113,28 @@ class Readiness(Schema):
 
 class Health(Schema):
     status: Literal["ok"]
+
+
+class EntitySummary(Schema):
+    id: str
+    name: str
+    type: Literal["person", "place", "org"]
+    aliases: list[str]
+    article_count: int
+    mention_count: int
+
+
+class EntityPage(Schema):
+    items: list[EntitySummary]
+    next_cursor: str | None
+
+
+class RelatedEntity(Schema):
+    id: str
+    name: str
+    type: Literal["person", "place", "org"]
+    articles: int = Field(description="Articles that mention both entities")
+
+
+class EntityDetail(EntitySummary):
+    related: list[RelatedEntity] = Field(description="Entities found in the same articles")

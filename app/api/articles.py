@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import json
 from collections import defaultdict
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from app.api import cursors
 from app.api.deps import SearchDep, problems
-from app.db import SessionDep
+from app.api.writes import WriterDep, get_extractor
+from app.db import EngineDep, SessionDep
 from app.errors import BadCursor, NotFound
-from app.ingest.load import fold
+from app.ingest.load import Outcome, fold
+from app.ingest.parse import ParsedArticle
+from app.ingest.pipeline import ingest_article
 from app.models import Article, Entity, EntityName, Mention
 from app.schemas import (
     ArticleDetail,
     ArticleEntity,
+    ArticleIn,
     ArticlePage,
     ArticleSummary,
     FacetBucket,
@@ -69,11 +70,6 @@ class ArticleParams(BaseModel):
     def effective_sort(self) -> Sort:
         return self.sort or ("relevance" if self.q and self.q.strip() else "-published_at")
 
-    def fingerprint(self) -> str:
-        """Identify the query a cursor belongs to (everything but the cursor itself)."""
-        raw = self.model_dump_json(exclude={"cursor", "limit"})
-        return hashlib.sha256(raw.encode()).hexdigest()[:16]
-
 
 @router.get("", response_model=ArticlePage, responses=problems(400, 422))
 def list_articles(
@@ -92,13 +88,13 @@ def list_articles(
         published_to=params.published_to,
         sort=params.effective_sort(),
         limit=params.limit,
-        after=_decode_cursor(params.cursor, params.fingerprint()) if params.cursor else None,
+        after=_position(params.cursor, params) if params.cursor else None,
         facets=params.facet_names(),
     )
     page = search.search(query)
     return ArticlePage(
         items=_summaries(session, page),
-        next_cursor=_encode_cursor(page.hits[-1].position, params.fingerprint())
+        next_cursor=cursors.encode(list(page.hits[-1].position), cursors.fingerprint(params))
         if page.has_more and page.hits
         else None,
         total=page.total,
@@ -142,21 +138,12 @@ def _known_sources(session: Session, names: list[str]) -> tuple[str, ...] | None
     return matches or None
 
 
-def _encode_cursor(position: tuple[float, int, int], fingerprint: str) -> str:
-    raw = json.dumps({"f": fingerprint, "p": list(position)}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, fingerprint: str) -> tuple[float, int, int]:
+def _position(cursor: str, params: ArticleParams) -> tuple[float, int, int]:
     try:
-        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        score, key, seen = raw["p"]
-        position = (float(score), int(key), int(seen))
-        belongs = raw["f"] == fingerprint
-    except (ValueError, TypeError, KeyError, binascii.Error):
+        score, key, seen = cursors.decode(cursor, cursors.fingerprint(params))
+        position = (float(score), int(key), int(seen))  # type: ignore[arg-type]
+    except (ValueError, TypeError):
         raise BadCursor("the cursor is not one this server issued") from None
-    if not belongs:
-        raise BadCursor("the cursor belongs to a different query; start again without it")
     if not (0 <= position[1] < 2**63 and 0 <= position[2] <= 1_000_000):
         raise BadCursor("the cursor is out of range")
     return position
@@ -225,6 +212,41 @@ def get_article_or_404(
 @router.get("/{id}", response_model=ArticleDetail, responses=problems(404, 422))
 def get_article(article: Annotated[Article, Depends(get_article_or_404)]) -> ArticleDetail:
     """Get one article with its full text and the entities it mentions."""
+    return _detail(article)
+
+
+@router.post(
+    "",
+    response_model=ArticleDetail,
+    status_code=201,
+    dependencies=[WriterDep],
+    responses={200: {"model": ArticleDetail, "description": "Already there"}}
+    | problems(401, 403, 422),
+)
+def add_article(
+    new: ArticleIn,
+    request: Request,
+    response: Response,
+    engine: EngineDep,
+    session: SessionDep,
+) -> ArticleDetail:
+    """Add one article (needs X-API-Key); the same content again returns the existing one."""
+    parsed = ParsedArticle(
+        body=new.body.strip(),
+        title=new.title,
+        source=new.source,
+        author=new.author,
+        published_at=new.published_at,
+    )
+    article_id, outcome = ingest_article(
+        parsed, url=new.url, engine=engine, extractor=get_extractor(request)
+    )
+    response.status_code = 200 if outcome is Outcome.UNCHANGED else 201
+    response.headers["Location"] = f"/articles/{article_id}"
+    return _detail(get_article_or_404(session, article_id))
+
+
+def _detail(article: Article) -> ArticleDetail:
     return ArticleDetail(
         **_summary(article).model_dump(),
         body=article.body,

@@ -109,6 +109,19 @@ def _fill(article: Article, item: Prepared, *, seq: int, now: datetime) -> None:
     article.seq = seq
 
 
+def replace_entities(session: Session, found: dict[int, list[FoundEntity]]) -> None:
+    """Give articles (by pk) newly extracted entities, and new seqs so the index sees them."""
+    next_seq = (session.scalar(select(func.max(Article.seq))) or 0) + 1
+    touched: set[int] = set()
+    for article in session.scalars(
+        select(Article).where(Article.pk.in_(found)).order_by(Article.pk)
+    ):
+        touched |= replace_mentions(session, article, found[article.pk])
+        article.seq = next_seq
+        next_seq += 1
+    refresh_entity_counts(session, touched)
+
+
 def replace_mentions(session: Session, article: Article, found: Sequence[FoundEntity]) -> set[int]:
     """Swap an article's mentions for newly found ones; return the entity pks whose counts moved."""
     before = set(session.scalars(select(Mention.entity_pk).where(Mention.article_pk == article.pk)))
@@ -167,5 +180,11 @@ def refresh_entity_counts(session: Session, entity_pks: set[int]) -> None:
         update(Entity)
         .where(Entity.pk.in_(entity_pks))
         .values(article_count=articles, mention_count=mentions)
+        .execution_options(synchronize_session=False)
+    )
+    # An entity no article mentions any more (after re-extraction) is gone.
+    session.execute(
+        delete(Entity)
+        .where(Entity.pk.in_(entity_pks), Entity.article_count == 0)
         .execution_options(synchronize_session=False)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -9,13 +10,22 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from app.config import Settings
 from app.db import write_session
 from app.ingest.files import BadArticleFile, read_article_text
-from app.ingest.load import Outcome, Prepared, content_hash, known_hashes, load_articles
-from app.ingest.parse import ParseError, parse_article
+from app.ingest.load import (
+    Outcome,
+    Prepared,
+    content_hash,
+    known_hashes,
+    load_articles,
+    replace_entities,
+)
+from app.ingest.parse import ParsedArticle, ParseError, parse_article
+from app.models import Article
 
 if TYPE_CHECKING:
     from app.ingest.entities import EntityExtractor
@@ -88,3 +98,72 @@ def _load_batch(
     with write_session(engine) as session:
         for _, outcome in load_articles(session, changed):
             report.counts[outcome] += 1
+
+
+def ingest_article(
+    parsed: ParsedArticle,
+    *,
+    url: str | None,
+    engine: Engine,
+    extractor: EntityExtractor | None,
+) -> tuple[str, Outcome]:
+    """Ingest one article given as fields; the same content again changes nothing."""
+    fields = [parsed.title, parsed.body, parsed.source, parsed.author, parsed.published_at, url]
+    digest = content_hash(json.dumps(fields, default=str))
+    with Session(engine) as session:
+        existing = session.scalar(select(Article.id).where(Article.content_hash == digest))
+    if existing is not None:
+        return existing, Outcome.UNCHANGED
+    item = Prepared(origin=f"post:{digest}", parsed=parsed, content_hash=digest, url=url)
+    if extractor is not None:
+        item.entities = extractor.extract([parsed])[0]
+    with write_session(engine) as session:
+        article, outcome = load_articles(session, [item])[0]
+        return article.id, outcome
+
+
+def load_extractor(settings: Settings) -> EntityExtractor:
+    """Load the configured spaCy pipeline (slow: a second or two, once per process)."""
+    from app.ingest.entities import EntityExtractor
+
+    return EntityExtractor(settings.spacy_model, alias_file=settings.aliases_file)
+
+
+def reextract(
+    *,
+    engine: Engine,
+    extractor: EntityExtractor,
+    batch_size: int = BATCH_SIZE,
+    on_progress: Callable[[int], None] = lambda n: None,
+) -> int:
+    """Run entity extraction again over every article (after a model or alias-table change)."""
+    done, last_pk = 0, 0
+    while True:
+        with Session(engine) as session:
+            batch = session.scalars(
+                select(Article).where(Article.pk > last_pk).order_by(Article.pk).limit(batch_size)
+            ).all()
+        if not batch:
+            return done
+        found = extractor.extract([_as_parsed(a) for a in batch], n_process=_processes(len(batch)))
+        with write_session(engine) as session:
+            replace_entities(session, {a.pk: f for a, f in zip(batch, found, strict=True)})
+        done, last_pk = done + len(batch), batch[-1].pk
+        on_progress(len(batch))
+
+
+def _as_parsed(article: Article) -> ParsedArticle:
+    return ParsedArticle(
+        body=article.body,
+        title=article.title,
+        published_at=article.published_at,
+        author=article.author,
+        source=article.source,
+        credits=list(article.credits),
+        photo_credit=article.photo_credit,
+    )
+
+
+def _processes(batch: int) -> int:
+    """Fork a second spaCy worker only when the batch is big enough to pay for it."""
+    return 2 if batch > 64 else 1
