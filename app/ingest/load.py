@@ -49,8 +49,9 @@ def content_hash(text: str) -> str:
 
 
 def fold(name: str) -> str:
-    """Fold a name for case-insensitive lookup."""
-    return " ".join(name.casefold().split())
+    """Fold a name for lookup: case, spacing and a leading "the" do not matter."""
+    words = name.casefold().split()
+    return " ".join(words[1:] if len(words) > 1 and words[0] == "the" else words)
 
 
 def known_hashes(session: Session, origins: Iterable[str]) -> dict[str, str]:
