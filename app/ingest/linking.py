@@ -1,0 +1,511 @@
+"""Turn raw NER mentions into entities: canonical names, corpus-wide types, one key per thing.
+
+Pure (no spaCy): the extractor hands over cleaned candidate mentions; this module decides each
+one's type by corpus-wide voting helped by the gazetteer, joins short and variant names to the
+entity they name, and picks one display name per entity for the whole batch.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from app.ingest.gazetteer import (
+    ENTITY_TYPES,
+    MEDIUM,
+    STRONG,
+    WEAK,
+    AliasTable,
+    EntityType,
+    Place,
+    alias_key,
+    country_name,
+    find_place,
+    is_nationality,
+)
+from app.ingest.names import display_name, fold, is_acronym, name_key, name_words
+
+Where = Literal["body", "title", "meta"]
+LABEL_TYPES: dict[str, EntityType] = {
+    "PERSON": "person",
+    "GPE": "place",
+    "LOC": "place",
+    "FAC": "place",
+    "ORG": "org",
+}
+# Head words that make a name an organisation whatever spaCy says ("Syrian Observatory for
+# Human Rights" tagged GPE) and head words that make an ORG-tagged name a place.
+ORG_WORDS = frozenset(
+    {
+        "ministry", "ministries", "department", "agency", "council", "committee", "commission",
+        "court", "party", "bank", "institute", "institution", "university", "college",
+        "observatory", "organization", "organisation", "association", "foundation", "office",
+        "service", "army", "navy", "forces", "police", "company", "corporation", "group",
+        "authority", "board", "bureau", "parliament", "assembly", "senate", "congress",
+        "cabinet", "government", "league", "front", "movement", "news", "times", "post",
+        "press", "television", "radio", "network", "media", "club", "fund", "trust", "images",
+        "photos", "agencies", "broadcasting", "channel", "newspaper", "magazine", "inc", "ltd",
+        "llc", "plc", "corp",
+    }
+)  # fmt: skip
+GEO_WORDS = frozenset(
+    {
+        "republic", "kingdom", "province", "region", "oblast", "krai", "island", "islands",
+        "valley", "river", "sea", "ocean", "mountains", "peninsula", "strait", "gulf", "lake",
+        "county", "district", "territory", "territories",
+    }
+)  # fmt: skip
+# Head words of facilities that name a place (FAC "Heathrow Airport", not FAC "Trump Tower").
+FACILITY_WORDS = GEO_WORDS | frozenset(
+    {
+        "airport", "square", "bridge", "street", "avenue", "road", "boulevard", "station",
+        "harbour", "harbor", "port", "park", "stadium", "base", "dam", "canal", "highway",
+        "prison", "camp", "crossing", "checkpoint",
+    }
+)  # fmt: skip
+# Weight of a gazetteer hit against the votes of spaCy's labels.
+# Weight of a gazetteer hit against spaCy's votes. Against PERSON votes a MEDIUM hit only ties
+# with one tag, and ties go to spaCy's label: many surnames are also towns (Kennedy, Chandler),
+# while real places collect GPE votes elsewhere. Towns are seldom named like organisations.
+PLACE_PRIOR = {STRONG: 3.0, MEDIUM: 2.0, WEAK: 1.0}
+PLACE_PRIOR_AGAINST_PEOPLE = {STRONG: 3.0, MEDIUM: 1.0, WEAK: 0.5}
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One occurrence of an entity: its surface form and where it is in the body."""
+
+    text: str  # surface form as it appears
+    start: int | None  # char offsets into ParsedArticle.body; None for names from metadata
+    end: int | None
+
+
+@dataclass
+class FoundEntity:
+    """An entity of one article, with every mention of it there."""
+
+    name: str  # canonical name
+    type: EntityType
+    key: str  # corpus-wide identity: the same key in two articles is the same entity
+    aliases: set[str]  # other names it goes by, in this article or in the alias table
+    mentions: list[Mention]
+
+
+@dataclass
+class Candidate:
+    """A cleaned NER span (or metadata name) on its way to becoming a mention of an entity."""
+
+    article: int
+    text: str  # surface form, cleaned of articles, quotes and possessives
+    start: int | None  # offsets into the body (or into the title when where == "title")
+    end: int | None
+    label: str  # spaCy label: PERSON GPE LOC FAC ORG NORP
+    where: Where = "body"
+    headline: bool = False  # on a title-case line of the body, where NER is unreliable
+    rule: bool = False  # made by our entity rules, not the statistical model
+    default: EntityType | None = None  # metadata: the type its field implies (author: person)
+    owner: tuple[str, str] | None = None  # ("Russia", "defence ministry") of a state body
+    # Filled in while linking.
+    name: str = ""
+    type: EntityType | None = None
+    fixed: bool = False  # name and type come from data (alias table, country names)
+    key: str = ""
+
+
+@dataclass
+class Corpus:
+    """What the whole batch says about names: type votes, acronym casing, defined acronyms."""
+
+    votes: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    caps: set[str] = field(default_factory=set)
+    acronyms: dict[str, str] = field(default_factory=dict)
+    nationalities: set[str] = field(default_factory=set)
+
+
+def link(
+    articles: Sequence[list[Candidate]],
+    bodies: Sequence[str],
+    titles: Sequence[str | None],
+    acronyms: Sequence[dict[str, str]],
+    aliases: AliasTable,
+) -> list[list[FoundEntity]]:
+    """Link every article's candidates into entities; votes and names are shared by the batch."""
+    corpus = Corpus(acronyms=_agreed_acronyms(acronyms))
+    corpus.nationalities = {c.text for cands in articles for c in cands if c.label == "NORP"}
+    for cands, defined in zip(articles, acronyms, strict=True):
+        for cand in cands:
+            _resolve_name(cand, aliases, defined, corpus)
+    _count_votes(corpus, articles, aliases)
+    for cands in articles:
+        for cand in cands:
+            cand.type = _decide_type(cand, corpus)
+        _link_people_in_article(cands)
+    _link_people_across(articles)
+    kept = [_keep_credible(cands) for cands in articles]
+    names = _display_names(kept, corpus, aliases)
+    return [
+        _assemble(cands, body, title, names, aliases, defined)
+        for cands, body, title, defined in zip(kept, bodies, titles, acronyms, strict=True)
+    ]
+
+
+# --- names ----------------------------------------------------------------------------------
+
+
+def _agreed_acronyms(defined: Sequence[dict[str, str]]) -> dict[str, str]:
+    """Keep the acronyms that every article defining them expands the same way."""
+    seen: dict[str, set[str]] = defaultdict(set)
+    for article in defined:
+        for acronym, long in article.items():
+            seen[acronym].add(name_key(long))
+    return {
+        acronym: long
+        for article in defined
+        for acronym, long in article.items()
+        if len(seen[acronym]) == 1
+    }
+
+
+def _resolve_name(
+    cand: Candidate, aliases: AliasTable, defined: dict[str, str], corpus: Corpus
+) -> None:
+    """Give a candidate its canonical name from the alias table, acronyms or country data."""
+    if cand.owner is not None:
+        cand.name = _state_body_name(*cand.owner, corpus.nationalities)
+        return
+    text = cand.text
+    long = defined.get(_bare(text)) or corpus.acronyms.get(_bare(text))
+    alias = aliases.get(text) or (aliases.get(long) if long else None)
+    if alias is not None:
+        cand.name, cand.type, cand.fixed = alias.canonical, alias.type, True
+    elif long:
+        cand.name = long
+    elif (country := country_name(text)) and cand.label != "PERSON":
+        cand.name, cand.type, cand.fixed = country, "place", True
+    else:
+        cand.name = text
+
+
+def _state_body_name(owner: str, body: str, nationalities: set[str]) -> str:
+    """Name a state's body after its people ("Russia's defence ministry" -> Russian ...)."""
+    # The corpus teaches the adjective: a nationality spelled like the place (Georgia/Georgian).
+    stem = fold(owner)[: max(4, len(owner) - 1)]
+    adjectives = sorted((n for n in nationalities if fold(n).startswith(stem)), key=len)
+    return f"{adjectives[0]} {body}" if adjectives else f"{owner}'s {body}"
+
+
+def _bare(text: str) -> str:
+    """Write an acronym without dots ("U.N." -> "UN")."""
+    return text.replace(".", "") if is_acronym(text) else text
+
+
+def vote_key(name: str) -> str:
+    """Return the key under which type votes for a name are counted."""
+    return alias_key(name)
+
+
+# --- types ----------------------------------------------------------------------------------
+
+
+def _count_votes(corpus: Corpus, articles: Iterable[list[Candidate]], aliases: AliasTable) -> None:
+    """Count spaCy's labels per name over the batch, and which words it writes in capitals."""
+    for cands in articles:
+        for cand in cands:
+            if cand.where == "meta" or cand.headline or cand.where == "title":
+                continue  # metadata has no label; title-case lines mislead the model
+            corpus.votes[vote_key(cand.name)][_vote_of(cand)] += 1
+            if cand.label == "ORG" and not find_place(cand.text):
+                corpus.caps.update(w.casefold() for w in cand.text.split() if is_acronym(w))
+    for canonical in aliases.canonicals():
+        corpus.caps.update(w.casefold() for w in canonical.split() if is_acronym(w))
+
+
+def _vote_of(cand: Candidate) -> str:
+    """Return the type a candidate's own label votes for ("norp" for nationalities)."""
+    if cand.rule:
+        return "org"
+    if cand.label == "NORP":
+        return "norp"
+    if cand.label == "FAC" and not _place_like(cand.name):
+        return "fac"
+    return LABEL_TYPES[cand.label]
+
+
+def _decide_type(cand: Candidate, corpus: Corpus) -> EntityType | None:
+    """Decide a candidate's type; None when it is no entity (a nationality, a bare building)."""
+    if cand.fixed:
+        return cand.type
+    if cand.where == "meta":
+        return _meta_type(cand, corpus)
+    if cand.rule:
+        return "org"
+    if cand.label == "NORP":
+        return None
+    votes = corpus.votes.get(vote_key(cand.name), Counter())
+    entity_votes = sum(votes[t] for t in ENTITY_TYPES)
+    if " " not in cand.name and (votes["norp"] > entity_votes or is_nationality(cand.name)):
+        return None  # "Russian" tagged GPE once but NORP everywhere else; "Lithuanian"
+    words = [w.casefold() for w in cand.name.split()]
+    place = find_place(cand.name)
+    if ORG_WORDS.intersection(words) and not place:
+        return "org"
+    if cand.label == "ORG" and words[-1] in GEO_WORDS:
+        return "place"
+    if place and (place.rank == STRONG or (cand.text.isupper() and len(cand.text) > 3)):
+        return "place"  # a well-known place, or a dateline place in capitals ("KIEV")
+    return _vote(cand, votes, place)
+
+
+def _vote(cand: Candidate, votes: Counter[str], place: Place | None) -> EntityType | None:
+    """Let the batch's labels decide, with a gazetteer hit counting for "place"."""
+    scores = {t: float(votes[t]) for t in ENTITY_TYPES}
+    if place:
+        prior = PLACE_PRIOR_AGAINST_PEOPLE if votes["person"] else PLACE_PRIOR
+        scores["place"] += prior[place.rank]
+    own = LABEL_TYPES[cand.label]
+    if cand.label == "FAC" and not _place_like(cand.name):
+        own = None  # a building that names no place ("the Treaty", "Trump Tower")
+    best = max(scores.values())
+    if best == 0:
+        return own
+    winners = [t for t in ENTITY_TYPES if scores[t] == best]
+    return own if own in winners else winners[0]
+
+
+def _place_like(name: str) -> bool:
+    """Tell whether a FAC name names a place: a gazetteer hit or a place head word."""
+    return bool(find_place(name)) or name.split()[-1].casefold() in FACILITY_WORDS
+
+
+def _meta_type(cand: Candidate, corpus: Corpus) -> EntityType:
+    """Type a metadata name: by what the body calls it, else by its field and its shape."""
+    votes = corpus.votes.get(vote_key(cand.name), Counter())
+    person, org = votes["person"], votes["org"]
+    if person != org:
+        return "person" if person > org else "org"
+    words = {w.casefold() for w in cand.name.split()}
+    if cand.default == "person":
+        return "org" if cand.label == "ORG" or ORG_WORDS.intersection(words) else "person"
+    # Credits name agencies ("Reuters") or reporters ("Jane Doe"): trust a clean PERSON tag.
+    if cand.label == "PERSON" and len(words) >= 2 and not ORG_WORDS.intersection(words):
+        return "person"
+    return "org"
+
+
+# --- people ---------------------------------------------------------------------------------
+
+
+def _link_people_in_article(cands: list[Candidate]) -> None:
+    """Join short names to the one full name of the article they abbreviate (Putin)."""
+    full = _full_names(cands)
+    for cand in cands:
+        if cand.fixed or cand.type is None:
+            continue
+        target = _expansion(cand, full)
+        if target is not None:
+            cand.name, cand.type = target, "person"
+
+
+def _full_names(cands: Iterable[Candidate]) -> dict[str, list[str]]:
+    """Map each full person name (two words or more) to its comparable words."""
+    return {
+        c.name: name_words(c.name)
+        for c in cands
+        if c.type == "person" and len(name_words(c.name)) >= 2
+    }
+
+
+def _expansion(cand: Candidate, full: dict[str, list[str]]) -> str | None:
+    """Return the unique full name that a candidate abbreviates, if any."""
+    short = name_words(cand.name)
+    if cand.type == "person" or cand.label == "PERSON":
+        # spaCy's PERSON beats the gazetteer here: "Hamilton" after "Lewis Hamilton".
+        matches = {n for n, words in full.items() if _abbreviates(short, words)}
+    else:
+        # A surname tagged ORG or GPE ("Corbyn said") is the person, unless it is a known place.
+        place = find_place(cand.name)
+        if len(short) != 1 or (place and place.rank >= MEDIUM):
+            return None
+        matches = {n for n, words in full.items() if words[-1] == short[0]}
+    return matches.pop() if len(matches) == 1 else None
+
+
+def _abbreviates(short: list[str], full: list[str]) -> bool:
+    """Tell whether short names the same person as full ("Putin", "Tsai" of "Tsai Ing-wen")."""
+    if not short or len(short) >= len(full):
+        return False
+    if short[-1] != full[-1] and not (len(short) == 1 and short[0] == full[0]):
+        return False
+    remaining = iter(full)
+    return all(word in remaining for word in short)
+
+
+def _link_people_across(articles: Sequence[list[Candidate]]) -> None:
+    """Join one-word person names to the batch's only full name ending in that word."""
+    by_last: dict[str, set[str]] = defaultdict(set)
+    for cands in articles:
+        for name, words in _full_names(cands).items():
+            by_last[words[-1]].add(name_key(name, person=True))
+    spelled = {name_key(c.name, person=True): c.name for cs in articles for c in cs}
+    for cands in articles:
+        for cand in cands:
+            words = name_words(cand.name)
+            if cand.type == "person" and len(words) == 1 and len(by_last[words[0]]) == 1:
+                cand.name = spelled[next(iter(by_last[words[0]]))]
+
+
+# --- credibility -------------------------------------------------------------------------------
+
+
+def _keep_credible(cands: list[Candidate]) -> list[Candidate]:
+    """Drop non-entities, and headline mentions that the body does not back up."""
+    typed = [c for c in cands if c.type is not None]
+    for cand in typed:
+        cand.key = entity_key(cand)
+    body_keys = {c.key for c in typed if c.where == "body" and not c.headline}
+    return [c for c in typed if not _from_headline(c) or _backed(c, body_keys)]
+
+
+def _from_headline(cand: Candidate) -> bool:
+    return cand.where == "title" or cand.headline
+
+
+def _backed(cand: Candidate, body_keys: set[str]) -> bool:
+    """Tell whether a headline mention names something the body names, or a known place."""
+    if cand.key in body_keys or cand.fixed:
+        return True
+    place = find_place(cand.name)
+    return cand.type == "place" and place is not None and place.rank >= MEDIUM
+
+
+def entity_key(cand: Candidate) -> str:
+    """Return the corpus-wide identity of a typed candidate ("place:kyiv", "org:nato")."""
+    assert cand.type is not None
+    name = cand.name
+    if cand.type == "place" and (place := find_place(name)):
+        name = place.name  # "Kiev" and "Kyiv" are one city
+    return f"{cand.type}:{name_key(name, person=cand.type == 'person')}"
+
+
+# --- display names ------------------------------------------------------------------------------
+
+
+def _display_names(
+    articles: Sequence[list[Candidate]], corpus: Corpus, aliases: AliasTable
+) -> dict[str, str]:
+    """Pick one display name per key for the whole batch."""
+    forms: dict[str, Counter[str]] = defaultdict(Counter)
+    fixed: dict[str, str] = {}
+    for cands in articles:
+        for cand in cands:
+            if cand.fixed:
+                fixed[cand.key] = cand.name
+            else:
+                forms[cand.key][_surface_form(cand)] += 1
+    names = {key: _best_form(counts, corpus) for key, counts in forms.items()}
+    names.update(fixed)
+    return names
+
+
+def _surface_form(cand: Candidate) -> str:
+    """Return the name a candidate proposes for display ("KIEV" proposes "Kiev")."""
+    if cand.type == "place" and cand.name.isupper() and len(cand.name) > 3:
+        return cand.name.title()
+    return cand.name
+
+
+def _best_form(counts: Counter[str], corpus: Corpus) -> str:
+    """Choose the most used cased form, then give it the corpus's acronym casing."""
+    best = max(counts, key=lambda f: (not f.islower(), counts[f], len(f), f))
+    return display_name(best, caps_words=corpus.caps)
+
+
+# --- assembly -------------------------------------------------------------------------------
+
+
+def _assemble(
+    cands: list[Candidate],
+    body: str,
+    title: str | None,
+    names: dict[str, str],
+    aliases: AliasTable,
+    defined: dict[str, str],
+) -> list[FoundEntity]:
+    """Group an article's candidates by key into entities, and find the mentions NER missed."""
+    groups: dict[str, list[Candidate]] = defaultdict(list)
+    for cand in cands:
+        groups[cand.key].append(cand)
+    entities = {key: _entity(key, group, names[key], aliases) for key, group in groups.items()}
+    surfaces = _surfaces(groups, defined)
+    _rescan(body, entities, groups, surfaces, in_body=True)
+    if title:
+        _rescan(title, entities, groups, surfaces, in_body=False)
+    for entity in entities.values():
+        entity.mentions.sort(key=lambda m: (m.start is None, m.start or 0, m.text))
+    return sorted(entities.values(), key=_entity_order)
+
+
+def _entity(key: str, group: list[Candidate], name: str, aliases: AliasTable) -> FoundEntity:
+    """Build one entity from its candidates."""
+    mentions = {
+        (c.where, c.start, c.end, c.text): Mention(
+            c.text, c.start if c.where == "body" else None, c.end if c.where == "body" else None
+        )
+        for c in group
+    }
+    seen = {c.text for c in group} | {c.name for c in group} | aliases.variants(name)
+    return FoundEntity(
+        name=name,
+        type=group[0].type,  # type: ignore[arg-type]
+        key=key,
+        aliases={a for a in seen if a != name},
+        mentions=list(mentions.values()),
+    )
+
+
+def _surfaces(groups: dict[str, list[Candidate]], defined: dict[str, str]) -> list[tuple[str, str]]:
+    """List (surface, key) pairs worth looking for again: body names, surnames, acronyms."""
+    pairs = {(c.text, c.key) for g in groups.values() for c in g if c.where == "body"}
+    pairs = {(text, key) for text, key in pairs if len(text) >= 3 and not text.islower()}
+    pairs |= {(surname, key) for key, g in groups.items() if (surname := _surname(g))}
+    by_text = {c.text: c.key for g in groups.values() for c in g}
+    pairs |= {(acr, by_text[long]) for acr, long in defined.items() if long in by_text}
+    return sorted(pairs, key=lambda item: (-len(item[0]), item))
+
+
+def _rescan(
+    text: str,
+    entities: dict[str, FoundEntity],
+    groups: dict[str, list[Candidate]],
+    surfaces: list[tuple[str, str]],
+    *,
+    in_body: bool,
+) -> None:
+    """Add mentions of the article's entities that NER missed ("Tibilov-was"), where free."""
+    where = "body" if in_body else "title"
+    taken = [(c.start, c.end) for g in groups.values() for c in g if c.where == where]
+    for surface, key in surfaces:
+        for match in re.finditer(rf"(?<!\w){re.escape(surface)}(?!\w)", text):
+            span = (match.start(), match.end())
+            if any(s < span[1] and span[0] < e for s, e in taken):  # type: ignore[operator]
+                continue
+            taken.append(span)
+            offsets = span if in_body else (None, None)
+            entities[key].mentions.append(Mention(surface, *offsets))
+
+
+def _surname(group: list[Candidate]) -> str | None:
+    """Return the surname of a person named in full in the body, to find it alone."""
+    full = [c.name for c in group if c.type == "person" and c.where == "body" and " " in c.name]
+    surname = full[0].split()[-1] if full else ""
+    # Short surnames ("May", "Lee") are too often ordinary words at the start of a sentence.
+    return surname if len(surname) >= 4 and not find_place(surname) else None
+
+
+def _entity_order(entity: FoundEntity) -> tuple[float, str]:
+    """Order entities by first mention in the body, then by name."""
+    starts = [m.start for m in entity.mentions if m.start is not None]
+    return (min(starts) if starts else float("inf"), entity.name)

@@ -1,0 +1,247 @@
+"""Entity extraction: normalisation and linking on invented news, offsets, metadata, seed scores."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from app.ingest.entities import EntityExtractor, FoundEntity
+from app.ingest.evaluate import evaluate, score
+from app.ingest.gazetteer import load_aliases
+from app.ingest.names import display_name, name_key, trim
+from app.ingest.parse import ParsedArticle
+
+REPO = Path(__file__).resolve().parents[2]
+GOLD = REPO / "tests" / "data" / "seed_entities.json"
+SEEDS = REPO / "seeds"
+
+
+@pytest.fixture(scope="module")
+def extractor() -> EntityExtractor:
+    return EntityExtractor()
+
+
+def extract_one(extractor: EntityExtractor, body: str, **meta: object) -> list[FoundEntity]:
+    return extractor.extract([ParsedArticle(body=body, **meta)])[0]  # type: ignore[arg-type]
+
+
+def by_name(entities: list[FoundEntity]) -> dict[str, FoundEntity]:
+    return {e.name: e for e in entities}
+
+
+# --- names ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("the European Union's", "European Union"),
+        ("\u201cHarbour Authority\u201d", "Harbour Authority"),
+        ("The U.S.", "U.S."),
+        ("Mr. Tomas Lindqvist", "Tomas Lindqvist"),
+        ("Acme Inc.", "Acme Inc."),
+        ("(Riga", "Riga"),
+        ("Norway\u2019s", "Norway"),
+    ],
+)
+def test_trim_cuts_articles_quotes_possessives_and_punctuation(raw: str, clean: str) -> None:
+    start, end = trim(raw, person=True)
+    assert raw[start:end] == clean
+
+
+def test_name_key_ignores_spelling_variants_case_and_middle_initials() -> None:
+    assert name_key("Norwegian Defense Ministry") == name_key("norwegian defence ministry")
+    assert name_key("U.S.") == name_key("US")
+    assert name_key("Helena K. Kowalczyk", person=True) == name_key("Helena Kowalczyk")
+
+
+def test_display_name_uses_house_spelling_and_acronym_casing() -> None:
+    assert display_name("Norwegian defense ministry") == "Norwegian Defence Ministry"
+    assert display_name("Bfc Fisheries", caps_words={"bfc"}) == "BFC Fisheries"
+    assert display_name("Ministry of Fisheries") == "Ministry of Fisheries"
+
+
+# --- extraction on invented articles ------------------------------------------------------------
+
+
+def test_short_name_joins_the_full_name_it_abbreviates(extractor: EntityExtractor) -> None:
+    body = (
+        "Prime Minister Helena Kowalczyk visited Warsaw on Monday. "
+        "Kowalczyk said the government would act."
+    )
+    people = [e for e in extract_one(extractor, body) if e.type == "person"]
+    assert [p.name for p in people] == ["Helena Kowalczyk"]
+    assert people[0].aliases == {"Kowalczyk"}
+    assert [m.text for m in people[0].mentions] == ["Helena Kowalczyk", "Kowalczyk"]
+
+
+def test_nationalities_are_not_entities(extractor: EntityExtractor) -> None:
+    body = "Polish and Lithuanian officials met in Vilnius on Tuesday to discuss energy prices."
+    names = {e.name for e in extract_one(extractor, body)}
+    assert "Polish" not in names and "Lithuanian" not in names
+    assert "Vilnius" in names
+
+
+def test_spelling_variants_across_articles_are_one_entity(extractor: EntityExtractor) -> None:
+    a = ParsedArticle(body="The Norwegian Defense Ministry said on Friday it would buy ships.")
+    b = ParsedArticle(body="Oslo said the Norwegian defence ministry had approved the order.")
+    found = extractor.extract([a, b])
+    orgs = [[e for e in article if e.type == "org"] for article in found]
+    assert [o.name for o in orgs[0]] == ["Norwegian Defence Ministry"]
+    assert orgs[0][0].key == orgs[1][0].key == "org:norwegian defence ministry"
+
+
+def test_formal_country_names_and_acronyms_link_to_common_names(
+    extractor: EntityExtractor,
+) -> None:
+    body = (
+        "Talks between the Islamic Republic of Iran and the EU resumed in Vienna. "
+        "The European Union's envoy said progress was made."
+    )
+    entities = by_name(extract_one(extractor, body))
+    assert entities["Iran"].type == "place"
+    assert "Islamic Republic of Iran" in entities["Iran"].aliases
+    eu = entities["European Union"]
+    assert eu.type == "org" and eu.key == "org:european union"
+    assert {m.text for m in eu.mentions} == {"EU", "European Union"}
+
+
+def test_acronyms_defined_in_the_text_are_learned(extractor: EntityExtractor) -> None:
+    body = (
+        "Ambassador Tomas Lindqvist met officials of the Baltic Fisheries Council (BFC) in Riga. "
+        "The BFC said quotas would fall."
+    )
+    council = by_name(extract_one(extractor, body))["Baltic Fisheries Council"]
+    assert council.type == "org"
+    assert "BFC" in council.aliases
+    assert [m.text for m in council.mentions].count("BFC") == 2
+
+
+def test_well_known_place_tagged_as_person_is_a_place(extractor: EntityExtractor) -> None:
+    # The small model tags "Baku" and "Yerevan" here as PERSON.
+    body = (
+        "Officials said Ankara would respond. Analysts said Baku was concerned. "
+        "The United States and the European Union have backed Yerevan politically."
+    )
+    entities = by_name(extract_one(extractor, body))
+    assert entities["Baku"].type == "place"
+    assert entities["Yerevan"].type == "place"
+    assert not any(e.type == "person" for e in entities.values())
+
+
+def test_lower_case_state_bodies_are_organisations(extractor: EntityExtractor) -> None:
+    body = (
+        "The deal was signed by the Estonian defence ministry and Latvia's foreign ministry, "
+        "according to Estonian and Latvian officials."
+    )
+    orgs = {e.name for e in extract_one(extractor, body) if e.type == "org"}
+    assert orgs == {"Estonian Defence Ministry", "Latvian Foreign Ministry"}
+
+
+def test_headline_fragments_are_not_organisations(extractor: EntityExtractor) -> None:
+    article = ParsedArticle(
+        title="Mayor Quits Over Harbour Scandal In Gdansk",
+        body="The mayor of Gdansk resigned on Monday after a scandal over harbour contracts.",
+    )
+    entities = extractor.extract([article])[0]
+    assert [(e.name, e.type) for e in entities] == [("Gdansk", "place")]
+    assert [m.start for m in entities[0].mentions] == [13, None]
+
+
+def test_titled_documents_are_not_organisations(extractor: EntityExtractor) -> None:
+    body = "Both sides signed the Treaty on Fisheries and Maritime Cooperation in Riga."
+    assert {e.name for e in extract_one(extractor, body)} == {"Riga"}
+
+
+def test_every_mention_keeps_offsets_into_the_body(extractor: EntityExtractor) -> None:
+    articles = [ParsedArticle(body=p.read_text(encoding="utf-8")) for p in sorted(SEEDS.glob("*"))]
+    found = extractor.extract(articles)
+    for article, entities in zip(articles, found, strict=True):
+        keys = [e.key for e in entities]
+        assert len(keys) == len(set(keys))
+        for entity in entities:
+            for m in entity.mentions:
+                assert m.start is not None and m.end is not None
+                assert article.body[m.start : m.end] == m.text
+
+
+def test_output_is_deterministic(extractor: EntityExtractor) -> None:
+    articles = [ParsedArticle(body=p.read_text(encoding="utf-8")) for p in sorted(SEEDS.glob("*"))]
+    first, second = extractor.extract(articles), extractor.extract(articles, batch_size=1)
+    assert first == second
+    for entities in first:
+        starts = [min(m.start for m in e.mentions if m.start is not None) for e in entities]
+        assert starts == sorted(starts)
+
+
+def test_metadata_names_are_entities_without_offsets(extractor: EntityExtractor) -> None:
+    article = ParsedArticle(
+        body="Reuters reported that fishing quotas in the Baltic Sea would be cut next year.",
+        author="Ingrid Solberg",
+        source="Baltic Times",
+        credits=["Reuters", "Jonas Petraitis"],
+        photo_credit="John Smith/AFP",
+    )
+    entities = by_name(extractor.extract([article])[0])
+    assert entities["Ingrid Solberg"].type == "person"
+    assert entities["Ingrid Solberg"].mentions == [
+        entities["Ingrid Solberg"].mentions[0].__class__("Ingrid Solberg", None, None)
+    ]
+    assert entities["Baltic Times"].type == "org"
+    assert entities["Jonas Petraitis"].type == "person"
+    assert entities["John Smith"].type == "person"
+    assert entities["Agence France-Presse"].type == "org"
+    reuters = entities["Reuters"]
+    assert reuters.type == "org"
+    assert [m.start for m in reuters.mentions] == [0, None]
+
+
+def test_operator_alias_file_extends_the_table(tmp_path: Path) -> None:
+    extra = tmp_path / "aliases.tsv"
+    extra.write_text("# ours\nBFC\tBaltic Fisheries Council\torg\n", encoding="utf-8")
+    table = load_aliases(extra)
+    assert table.get("the BFC") is not None
+    assert table.get("BFC").canonical == "Baltic Fisheries Council"  # type: ignore[union-attr]
+    assert table.get("EU").canonical == "European Union"  # type: ignore[union-attr]
+
+
+def test_bad_alias_file_is_rejected(tmp_path: Path) -> None:
+    extra = tmp_path / "aliases.tsv"
+    extra.write_text("BFC\tBaltic Fisheries Council\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"aliases\.tsv:1"):
+        load_aliases(extra)
+
+
+# --- scoring ------------------------------------------------------------------------------------
+
+
+def test_score_ignores_acceptable_names_and_case() -> None:
+    gold = {
+        "a.txt": {
+            "people": ["Helena Kowalczyk"],
+            "places": ["Warsaw"],
+            "organisations": ["BFC"],
+            "also_acceptable": {"people": [], "places": ["Masovia"], "organisations": []},
+        }
+    }
+    predicted = {"a.txt": {"person": {"helena kowalczyk", "Kowalczyk"}, "place": {"Masovia"}}}
+    report = score(gold, predicted)  # type: ignore[arg-type]
+    person, place, org = (report.per_type[t] for t in ("person", "place", "org"))
+    assert (person.tp, person.fp, person.fn) == (1, 1, 0)
+    assert (place.tp, place.fp, place.fn) == (0, 0, 1)
+    assert (org.tp, org.fp, org.fn) == (0, 0, 1)
+    assert report.micro.tp == 1 and "micro" in report.format()
+
+
+def test_seed_entities_meet_the_bar(extractor: EntityExtractor) -> None:
+    report = evaluate(GOLD, SEEDS, extractor)
+    assert report.micro.f1 >= 0.97, report.format(errors=True)
+    for type_, counts in report.per_type.items():
+        assert counts.f1 >= 0.93, f"{type_}\n{report.format(errors=True)}"
+
+
+def test_gold_copy_lists_the_seed_files() -> None:
+    gold = json.loads(GOLD.read_text(encoding="utf-8"))
+    assert {k for k in gold if not k.startswith("_")} == {p.name for p in SEEDS.glob("*.txt")}
