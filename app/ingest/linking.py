@@ -26,7 +26,7 @@ from app.ingest.gazetteer import (
     find_place,
     is_nationality,
 )
-from app.ingest.names import display_name, fold, is_acronym, name_key, name_words
+from app.ingest.names import acronym_of, display_name, fold, is_acronym, name_key, name_words
 
 Where = Literal["body", "title", "meta"]
 LABEL_TYPES: dict[str, EntityType] = {
@@ -133,6 +133,9 @@ def link(
     aliases: AliasTable,
 ) -> list[list[FoundEntity]]:
     """Link every article's candidates into entities; votes and names are shared by the batch."""
+    acronyms = [
+        _initials(cands) | defined for cands, defined in zip(articles, acronyms, strict=True)
+    ]
     corpus = Corpus(acronyms=_agreed_acronyms(acronyms))
     corpus.nationalities = {c.text for cands in articles for c in cands if c.label == "NORP"}
     for cands, defined in zip(articles, acronyms, strict=True):
@@ -153,6 +156,21 @@ def link(
 
 
 # --- names ----------------------------------------------------------------------------------
+
+
+def _initials(cands: list[Candidate]) -> dict[str, str]:
+    """Pair the article's acronyms with its one long name of those initials (UNM, RFE/RL)."""
+    longs: dict[str, set[str]] = defaultdict(set)
+    for cand in cands:
+        words = cand.text.split()
+        if cand.where == "body" and len(words) > 1 and cand.label in ("ORG", "GPE", "LOC"):
+            longs[acronym_of(words)].add(cand.text)
+    pairs = {}
+    for cand in cands:
+        letters = re.sub(r"[./]", "", cand.text)
+        if is_acronym(letters) and len(longs.get(letters, ())) == 1:
+            pairs[_bare(cand.text)] = next(iter(longs[letters]))
+    return pairs
 
 
 def _agreed_acronyms(defined: Sequence[dict[str, str]]) -> dict[str, str]:
@@ -193,13 +211,17 @@ def _state_body_name(owner: str, body: str, nationalities: set[str]) -> str:
     """Name a state's body after its people ("Russia's defence ministry" -> Russian ...)."""
     # The corpus teaches the adjective: a nationality spelled like the place (Georgia/Georgian).
     stem = fold(owner)[: max(4, len(owner) - 1)]
-    adjectives = sorted((n for n in nationalities if fold(n).startswith(stem)), key=len)
+    adjectives = sorted((n for n in nationalities if fold(n).startswith(stem)), key=_shortest)
     return f"{adjectives[0]} {body}" if adjectives else f"{owner}'s {body}"
+
+
+def _shortest(text: str) -> tuple[int, str]:
+    return len(text), text
 
 
 def _bare(text: str) -> str:
     """Write an acronym without dots ("U.N." -> "UN")."""
-    return text.replace(".", "") if is_acronym(text) else text
+    return text.replace(".", "") if is_acronym(text.replace("/", "")) else text
 
 
 def vote_key(name: str) -> str:
@@ -314,7 +336,7 @@ def _full_names(cands: Iterable[Candidate]) -> dict[str, list[str]]:
     return {
         c.name: name_words(c.name)
         for c in cands
-        if c.type == "person" and len(name_words(c.name)) >= 2
+        if c.type == "person" and len(name_words(c.name)) >= 2 and not _from_headline(c)
     }
 
 

@@ -156,7 +156,7 @@ def acronym_of(words: list[str]) -> str:
     for word in words:
         if word.casefold() in CONNECTORS:
             continue
-        for part in re.split(r"[-\u2010-\u2015]", word):
+        for part in re.split(r"[-/\u2010-\u2015]", word):
             if part[:1].isalpha() and part[:1].isupper():
                 initials.append(part[0])
     return "".join(initials)

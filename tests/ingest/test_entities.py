@@ -119,6 +119,15 @@ def test_acronyms_defined_in_the_text_are_learned(extractor: EntityExtractor) ->
     assert [m.text for m in council.mentions].count("BFC") == 2
 
 
+def test_acronyms_join_the_one_long_name_with_their_initials(extractor: EntityExtractor) -> None:
+    body = (
+        "Members of the Nordic Ports Alliance met in Oslo on Monday. "
+        "The NPA said tariffs would rise."
+    )
+    alliance = by_name(extract_one(extractor, body))["Nordic Ports Alliance"]
+    assert [m.text for m in alliance.mentions] == ["Nordic Ports Alliance", "NPA"]
+
+
 def test_well_known_place_tagged_as_person_is_a_place(extractor: EntityExtractor) -> None:
     # The small model tags "Baku" and "Yerevan" here as PERSON.
     body = (
