@@ -29,5 +29,14 @@ format: install
 	$(VENV)/bin/ruff check --fix app tests bench migrations
 	$(VENV)/bin/ruff format app tests bench migrations
 
+# Benchmark at scale (outside the test suite): BENCH_SIZE=10000|100000|1000000. Generated data
+# stays in bench/out/; results go to bench/results/ and, via bench.report, docs/PERFORMANCE.md.
+BENCH_SIZE ?= 10000
+bench: $(UV)  ## Generate a corpus, load it, and measure the API against the engine, FTS5, Datasette
+	$(UV) sync --frozen --inexact --group bench
+	@command -v wrk >/dev/null || echo "wrk not found: req/s columns will be empty (apt-get install wrk)"
+	$(VENV)/bin/python -m bench.run --size $(BENCH_SIZE)
+	$(VENV)/bin/python -m bench.report
+
 clean:
 	rm -rf .tools $(VENV) data
