@@ -21,6 +21,11 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(default=5_000_000, gt=0)
     api_keys: list[str] = Field(default_factory=list)  # JSON list; empty: writes disabled
     index_poll_seconds: float = Field(default=0.5, gt=0)
+    # Hardening: see app/middleware.py and app/budget.py.
+    query_budget_ms: int = Field(default=5_000, gt=0)  # per read request: database and index
+    search_threads: int = Field(default=4, gt=0)  # index searches run on this bounded pool
+    max_body_bytes: int = Field(default=5_000_000, gt=0)  # larger request bodies: 413
+    cors_origins: list[str] = Field(default_factory=list)  # JSON list; empty: CORS off
 
     @property
     def resolved_database_url(self) -> str:

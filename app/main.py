@@ -9,10 +9,13 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from app.api import articles, entities, health, sources
+from app.api.deps import problems
+from app.budget import BudgetedSearch
 from app.config import Settings, get_settings
 from app.db import create_db_engine
 from app.errors import install_error_handlers
 from app.indexer import BackgroundIndexer
+from app.middleware import install_middleware
 from app.migrate import upgrade_to_head
 from app.search.tantivy_index import IndexBusy, TantivyIndex
 
@@ -38,8 +41,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             index.refresh()
         indexer = BackgroundIndexer(index, interval=settings.index_poll_seconds)
         indexer.start()
-        app.state.engine, app.state.search, app.state.indexer = engine, index, indexer
+        # Routers search through the time budget; the indexer writes the index directly.
+        search = BudgetedSearch(index, threads=settings.search_threads)
+        app.state.engine, app.state.search, app.state.indexer = engine, search, indexer
         yield
+        search.close()
         indexer.stop()
         engine.dispose()
 
@@ -51,6 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    install_middleware(app, settings)
     for module in (articles, entities, sources, health):
-        app.include_router(module.router)
+        # Any route may answer 503 when over its time budget or the database is busy.
+        app.include_router(module.router, responses=problems(503))
     return app

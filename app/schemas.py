@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Literal
+import re
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 EXCERPT_CHARS = 200
+
+
+def _iso_date(value: object) -> object:
+    # Lax pydantic would also read numbers and numeric text as Unix timestamps ("0": 1970).
+    if isinstance(value, date) or (
+        isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value)
+    ):
+        return value
+    raise ValueError("must be a date in ISO form, YYYY-MM-DD")
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+# Stored as naive UTC; sent with its offset, as RFC 3339 (and OpenAPI's date-time) requires.
+UtcDatetime = Annotated[
+    datetime, AfterValidator(lambda v: v if v.tzinfo else v.replace(tzinfo=UTC))
+]
 
 
 class Schema(BaseModel):
@@ -22,17 +39,24 @@ def excerpt(body: str, limit: int = EXCERPT_CHARS) -> str:
     return cut.rstrip(" ,;:-") + "…"
 
 
+# Text a client writes: no NUL or other control characters (file ingest rejects those as
+# binary), and a body with something other than whitespace. In the schema, so clients see it.
+_TEXT = r"[^\x00-\x08\x0e-\x1f\x7f-\x9f]"
+TEXT_PATTERN = rf"^{_TEXT}*$"
+BODY_PATTERN = rf"^{_TEXT}*[^\s\x00-\x08\x0e-\x1f\x7f-\x9f]{_TEXT}*$"
+
+
 class ArticleIn(BaseModel):
     """A new article; it goes through the same pipeline as file ingest."""
 
     model_config = ConfigDict(extra="forbid")
 
-    body: str = Field(min_length=1, max_length=1_000_000, pattern=r"\S")
-    title: str | None = Field(None, max_length=1000)
-    source: str | None = Field(None, max_length=256)
-    author: str | None = Field(None, max_length=512)
-    published_at: date | None = None
-    url: str | None = Field(None, max_length=2048)
+    body: str = Field(min_length=1, max_length=1_000_000, pattern=BODY_PATTERN)
+    title: str | None = Field(None, max_length=1000, pattern=TEXT_PATTERN)
+    source: str | None = Field(None, max_length=256, pattern=TEXT_PATTERN)
+    author: str | None = Field(None, max_length=512, pattern=TEXT_PATTERN)
+    published_at: IsoDate | None = None
+    url: str | None = Field(None, max_length=2048, pattern=TEXT_PATTERN)
 
 
 class ArticleSummary(Schema):
@@ -66,7 +90,7 @@ class ArticleDetail(ArticleSummary):
     credits: list[str] = Field(description="Agencies named in 'With reporting by …'")
     photo_credit: str | None
     content_hash: str
-    ingested_at: datetime
+    ingested_at: UtcDatetime
     entities: list[ArticleEntity]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -27,6 +26,7 @@ from app.schemas import (
     ArticlePage,
     ArticleSummary,
     FacetBucket,
+    IsoDate,
     excerpt,
 )
 from app.search.base import ArticleQuery, EntityFilter, FacetName, SearchPage, Sort
@@ -34,6 +34,9 @@ from app.search.base import ArticleQuery, EntityFilter, FacetName, SearchPage, S
 router = APIRouter(prefix="/articles", tags=["articles"])
 
 FACET_NAMES = ("person", "place", "org", "source")
+# Names separated by commas (and spaces): in the schema, so clients and fuzzers see the rule.
+_FACET = f"(?:{'|'.join(FACET_NAMES)})"
+FACETS_PATTERN = f"^[ ,]*(?:{_FACET}(?: *,[ ,]*{_FACET})*)?[ ,]*$"
 
 
 class ArticleParams(BaseModel):
@@ -45,15 +48,18 @@ class ArticleParams(BaseModel):
     org: list[str] = Field([], description="Organisation name or alias; repeatable, all must hold")
     entity: list[str] = Field([], description="Entity id; repeatable, all must hold")
     source: list[str] = Field([], description="Source name; repeatable, any may match")
-    published_from: date | None = Field(None, description="Inclusive ISO date")
-    published_to: date | None = Field(None, description="Inclusive ISO date")
+    published_from: IsoDate | None = Field(None, description="Inclusive ISO date")
+    published_to: IsoDate | None = Field(None, description="Inclusive ISO date")
     sort: Sort | None = Field(
         None, description="Default: `relevance` with `q`, `-published_at` otherwise"
     )
     limit: int = Field(20, ge=1, le=100)
     cursor: str | None = Field(None, max_length=512, description="`next_cursor` of the last page")
     facets: str | None = Field(
-        None, max_length=100, description="Comma list of person, place, org, source"
+        None,
+        max_length=100,
+        pattern=FACETS_PATTERN,
+        description="Comma list of person, place, org, source",
     )
 
     @field_validator("facets")
@@ -221,7 +227,7 @@ def get_article(article: Annotated[Article, Depends(get_article_or_404)]) -> Art
     status_code=201,
     dependencies=[WriterDep],
     responses={200: {"model": ArticleDetail, "description": "Already there"}}
-    | problems(401, 403, 422),
+    | problems(400, 401, 403, 413, 422),
 )
 def add_article(
     new: ArticleIn,

@@ -1,0 +1,154 @@
+"""A time budget for every read: database queries and index searches stop at a deadline.
+
+A request's deadline lives in a context variable set by `BudgetMiddleware` (reads only: a
+write that has taken its lock should finish). The context is copied into the worker threads
+that run the endpoint and the search, so:
+
+- SQLite: a progress handler on every connection checks the deadline every few thousand VM
+  steps and interrupts the statement once it has passed; the error becomes a 503 problem.
+- Index searches: Tantivy cannot be interrupted, so a search runs on a small bounded thread
+  pool and the request stops waiting at the deadline (503). The search itself runs on to its
+  end: the request's worker is freed, but that CPU is spent. The pool's size bounds how many
+  such searches can run at once; requests queued behind them time out the same way.
+- PostgreSQL (later): `SET statement_timeout` per transaction from the same deadline.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import sqlite3
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
+from contextvars import ContextVar, copy_context
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.errors import Unavailable, problem_response
+
+# SQLite VM steps between deadline checks: about 0.1 ms of work, a negligible overhead.
+PROGRESS_STEPS = 10_000
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+_deadline: ContextVar[float | None] = ContextVar("newscorpus_deadline", default=None)
+_budget_seconds: ContextVar[float] = ContextVar("newscorpus_budget_seconds", default=1.0)
+
+
+class OverBudget(Unavailable):
+    """The request ran out of its time budget."""
+
+    title = "Query Over Budget"
+
+
+def retry_after() -> dict[str, str]:
+    return {"Retry-After": str(max(1, math.ceil(_budget_seconds.get())))}
+
+
+def over_budget() -> OverBudget:
+    return OverBudget(
+        "the query took longer than this server allows; simplify it or try again later",
+        headers=retry_after(),
+    )
+
+
+def remaining() -> float | None:
+    """Seconds left before the current request's deadline; None without a deadline."""
+    deadline = _deadline.get()
+    return None if deadline is None else deadline - time.monotonic()
+
+
+def expired() -> bool:
+    left = remaining()
+    return left is not None and left <= 0
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Run the enclosed code under a deadline `seconds` from now."""
+    tokens = _deadline.set(time.monotonic() + seconds), _budget_seconds.set(seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(tokens[0])
+        _budget_seconds.reset(tokens[1])
+
+
+def _past_deadline() -> int:
+    # Called by SQLite from inside a statement: must be cheap and must not raise.
+    deadline = _deadline.get()
+    return 1 if deadline is not None and time.monotonic() > deadline else 0
+
+
+def watch_sqlite(connection: sqlite3.Connection) -> None:
+    """Make statements on this connection stop when the current request's deadline passes."""
+    connection.set_progress_handler(_past_deadline, PROGRESS_STEPS)
+
+
+class BudgetMiddleware:
+    """Give each read request a deadline `budget` seconds after it arrives."""
+
+    def __init__(self, app: ASGIApp, *, budget_ms: int) -> None:
+        self.app = app
+        self.budget = budget_ms / 1000
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in READ_METHODS:
+            await self.app(scope, receive, send)
+            return
+        with deadline(self.budget):
+            await self.app(scope, receive, send)
+
+
+class BudgetedSearch:
+    """Run every call on a search backend on a bounded pool, abandoning it at the deadline."""
+
+    def __init__(self, backend: Any, *, threads: int) -> None:
+        self.backend = backend
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="search")
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self.backend, name)
+        return functools.partial(self._call, attribute) if callable(attribute) else attribute
+
+    def _call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
+        left = remaining()
+        if left is None:  # no deadline (CLI, background work): run here
+            return function(*args, **kwargs)
+        if left <= 0:
+            raise over_budget()
+        future = self.pool.submit(copy_context().run, function, *args, **kwargs)
+        try:
+            return future.result(timeout=left)
+        except FutureTimeout:
+            future.cancel()  # still queued: never runs; already running: runs to its end
+            raise over_budget() from None
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def _on_operational_error(_: Request, error: Exception) -> JSONResponse:
+    """Turn an interrupted or locked database into a 503 a client can retry."""
+    assert isinstance(error, OperationalError)
+    message = str(error.orig)
+    if message == "interrupted" or expired():
+        return problem_response(
+            503, over_budget().detail, title=OverBudget.title, headers=retry_after()
+        )
+    if "locked" in message or "busy" in message:
+        return problem_response(
+            503, "the database is busy; try again shortly", headers={"Retry-After": "1"}
+        )
+    raise error
+
+
+def install_budget(app: FastAPI, *, budget_ms: int) -> None:
+    app.add_middleware(BudgetMiddleware, budget_ms=budget_ms)
+    app.add_exception_handler(OperationalError, _on_operational_error)
