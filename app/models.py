@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, MetaData, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, LargeBinary, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING_CONVENTION = {
@@ -41,10 +41,17 @@ class Article(Base):
     updated_at: Mapped[datetime]
     # Bumped on every committed change; the indexer works through seq past its watermark.
     seq: Mapped[int] = mapped_column(unique=True)
+    # The story it reports (app.ingest.stories); None only until stories are assigned.
+    # No ON DELETE action: a story is deleted only once empty, and an article never.
+    story_pk: Mapped[int | None] = mapped_column(ForeignKey("stories.pk"), index=True)
+    # The earlier article this one is a near-copy of (the same wire copy republished).
+    duplicate_of_pk: Mapped[int | None] = mapped_column(ForeignKey("articles.pk"))
 
     mentions: Mapped[list[Mention]] = relationship(
         back_populates="article", cascade="all, delete-orphan", order_by="Mention.start"
     )
+    story: Mapped[Story | None] = relationship(back_populates="articles")
+    duplicate_of: Mapped[Article | None] = relationship(remote_side=[pk])
 
 
 class Entity(Base):
@@ -101,3 +108,98 @@ class Mention(Base):
         Index("ix_mentions_article_pk", "article_pk"),
         Index("ix_mentions_entity_pk_article_pk", "entity_pk", "article_pk"),
     )
+
+
+class Story(Base):
+    """Articles that report the same event. The counts and dates are kept up to date by
+    app.ingest.stories so listings never aggregate the articles table."""
+
+    __tablename__ = "stories"
+
+    pk: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[str] = mapped_column(String(32), unique=True)  # derived from its first article
+    title: Mapped[str | None] = mapped_column(Text)  # first headline among its articles
+    excerpt: Mapped[str] = mapped_column(Text, default="")  # of its first article
+    article_count: Mapped[int] = mapped_column(default=0)
+    first_published: Mapped[date | None] = mapped_column()
+    last_published: Mapped[date | None] = mapped_column()
+    # Similarity with which its articles joined it, summed: how tight the story is.
+    links: Mapped[int] = mapped_column(default=0)
+    link_total: Mapped[float] = mapped_column(default=0.0)
+
+    articles: Mapped[list[Article]] = relationship(back_populates="story")
+
+
+# The two listing orders (biggest first, latest first), ties by id: keyset pages walk an index.
+Index("ix_stories_article_count_id", Story.article_count.desc(), Story.id)
+Index("ix_stories_last_published_id", Story.last_published.desc(), Story.id)
+
+
+class StoryEntity(Base):
+    """How many articles of a story mention an entity in their body (its top entities)."""
+
+    __tablename__ = "story_entities"
+
+    story_pk: Mapped[int] = mapped_column(
+        ForeignKey("stories.pk", ondelete="CASCADE"), primary_key=True
+    )
+    entity_pk: Mapped[int] = mapped_column(
+        ForeignKey("entities.pk", ondelete="CASCADE"), primary_key=True
+    )
+    article_count: Mapped[int]
+
+    entity: Mapped[Entity] = relationship()
+
+    __table_args__ = (Index("ix_story_entities_entity_pk", "entity_pk"),)
+
+
+class ArticleFeatures(Base):
+    """What story assignment saw of an article: its weighted terms, MinHash signature, and the
+    candidate keys it filed. An article with a row here is counted in its story and in the
+    document frequencies; the row goes when the article is re-assigned."""
+
+    __tablename__ = "article_features"
+
+    article_pk: Mapped[int] = mapped_column(
+        ForeignKey("articles.pk", ondelete="CASCADE"), primary_key=True
+    )
+    vector: Mapped[dict[str, float]] = mapped_column(JSON)  # top terms, L2-normalised TF-IDF
+    entities: Mapped[list[str]] = mapped_column(JSON)  # entity ids counted in the frequencies
+    keys: Mapped[list[int]] = mapped_column(JSON)  # its rows in story_keys
+    signature: Mapped[bytes] = mapped_column(LargeBinary)  # MinHash of word shingles
+    day: Mapped[int]  # published_at ordinal, 0 when unknown
+    link: Mapped[float | None]  # similarity with which it joined its story (None: started it)
+
+
+class StoryKey(Base):
+    """The candidate index: (key -> article) rows for salient terms, entities and MinHash bands,
+    so finding the articles like a new one reads a few short index ranges, never the corpus.
+    Derived data (`newscorpus restory` rebuilds it), hence no foreign key to slow writes."""
+
+    __tablename__ = "story_keys"
+
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    day: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)  # 0: undated
+    article_pk: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+
+# A story's top entities come off this index in order.
+Index(
+    "ix_story_entities_story_pk_article_count",
+    StoryEntity.story_pk,
+    StoryEntity.article_count.desc(),
+)
+
+
+class StoryTerm(Base):
+    """Document frequency of each term and entity (by key) over the articles assigned so far;
+    the row with key 0 counts those articles."""
+
+    __tablename__ = "story_terms"
+
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    df: Mapped[int]
+
+    __table_args__ = ({"sqlite_with_rowid": False},)

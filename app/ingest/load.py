@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from app.ingest import stories
 from app.ingest.parse import ParsedArticle
 from app.models import Article, Entity, EntityName, Mention
 
@@ -63,7 +64,8 @@ def known_hashes(session: Session, origins: Iterable[str]) -> dict[str, str]:
 
 
 def load_articles(session: Session, items: Sequence[Prepared]) -> list[tuple[Article, Outcome]]:
-    """Insert new articles, update changed ones, skip unchanged ones; give each a new seq."""
+    """Insert new articles, update changed ones, skip unchanged ones; give each a new seq and
+    a story (app.ingest.stories), one article after the other, in order."""
     existing = {
         a.origin: a
         for a in session.scalars(
@@ -73,6 +75,7 @@ def load_articles(session: Session, items: Sequence[Prepared]) -> list[tuple[Art
     next_seq = (session.scalar(select(func.max(Article.seq))) or 0) + 1
     now = datetime.now(UTC).replace(tzinfo=None)
     touched: set[int] = set()
+    touched_stories: set[int | None] = set()
     results = []
     for item in items:
         article = existing.get(item.origin)
@@ -84,13 +87,17 @@ def load_articles(session: Session, items: Sequence[Prepared]) -> list[tuple[Art
             article = Article(id=stable_id(item.origin), origin=item.origin, ingested_at=now)
             session.add(article)
             existing[item.origin] = article
+        else:  # out of its story while it still has its old text and mentions
+            touched_stories.add(stories.detach(session, article))
         _fill(article, item, seq=next_seq, now=now)
         next_seq += 1
         session.flush()
         if item.entities is not None:
             touched |= replace_mentions(session, article, item.entities)
+        touched_stories.add(stories.assign(session, article).story_pk)
         results.append((article, outcome))
     refresh_entity_counts(session, touched)
+    stories.refresh_stories(session, touched_stories)
     return results
 
 
@@ -114,13 +121,18 @@ def replace_entities(session: Session, found: dict[int, list[FoundEntity]]) -> N
     """Give articles (by pk) newly extracted entities, and new seqs so the index sees them."""
     next_seq = (session.scalar(select(func.max(Article.seq))) or 0) + 1
     touched: set[int] = set()
+    touched_stories: set[int | None] = set()
     for article in session.scalars(
         select(Article).where(Article.pk.in_(found)).order_by(Article.pk)
     ):
         touched |= replace_mentions(session, article, found[article.pk])
+        touched_stories.add(article.story_pk)
         article.seq = next_seq
         next_seq += 1
     refresh_entity_counts(session, touched)
+    # Stories keep their articles (`newscorpus restory` regroups with the new entities); only
+    # their top entities are recounted.
+    stories.refresh_stories(session, touched_stories)
 
 
 def replace_mentions(session: Session, article: Article, found: Sequence[FoundEntity]) -> set[int]:
