@@ -68,6 +68,8 @@ BODY_WORDS = frozenset(DEPARTMENT_WORDS) | {"ministry", "armed", "forces", "of"}
 TITLE_OR_CONNECTOR = r"^(?:[A-Z][\w'\u2019-]*|and|of|on|for|the)$"
 ACRONYM_IN_BRACKETS = re.compile(r"\(\s*([A-Z][A-Za-z&]*[A-Z]|[A-Z](?:\.[A-Z])+\.?)\s*\)")
 NAME_LIST = re.compile(r"\s*(?:,|;|&|/|\||\band\b|\bvia\b)\s*")
+# Bodies longer than this go through NER in pieces (spaCy refuses texts over nlp.max_length).
+CHUNK_CHARS = 100_000
 # A metadata name is put in this sentence so that NER can say what it is (of the templates tried,
 # the small model reads names best after "Reporting by").
 META_TEMPLATE = "Reporting by"
@@ -174,9 +176,10 @@ class _Batch:
         self.meta = [_meta_names(a) for a in self.articles]
 
     def texts(self) -> Iterator[tuple[str, tuple[int, Where, int]]]:
-        """Yield every text to tag: bodies, titles, and metadata names put in a sentence."""
+        """Yield every text to tag: bodies (in chunks), titles, metadata names in a sentence."""
         for i, article in enumerate(self.articles):
-            yield article.body, (i, "body", 0)
+            for offset, chunk in _chunks(article.body):
+                yield chunk, (i, "body", offset)
             if article.title:
                 yield article.title, (i, "title", 0)
             for j, (name, _kind) in enumerate(self.meta[i]):
@@ -193,10 +196,13 @@ class _Batch:
             c for ent in doc.ents if ent.label_ in LABELS for c in _from_span(ent, text, where)
         ]
         if where == "body":
-            found, self.acronyms[article] = _acronym_definitions(text, found)
+            found, defined = _acronym_definitions(text, found)
+            self.acronyms[article].update(defined)
             _mark_headlines(text, found)
         for cand in found:
             cand.article = article
+            if where == "body" and index:  # a later chunk of a long body
+                cand.start, cand.end = cand.start + index, cand.end + index  # type: ignore[operator]
         self.candidates[article].extend(found)
 
     def _meta_candidate(self, doc: Doc, article: int, index: int) -> Candidate:
@@ -208,6 +214,17 @@ class _Batch:
         return Candidate(
             article, name, None, None, labels[0] if labels else "", "meta", default=default
         )
+
+
+def _chunks(body: str) -> Iterator[tuple[int, str]]:
+    """Cut a long body at line breaks into pieces NER handles in bounded memory."""
+    start = 0
+    while len(body) - start > CHUNK_CHARS:
+        cut = body.rfind("\n", start + 1, start + CHUNK_CHARS)
+        cut = cut if cut > start else start + CHUNK_CHARS
+        yield start, body[start:cut]
+        start = cut
+    yield start, body[start:]
 
 
 def _meta_names(article: ParsedArticle) -> list[tuple[str, str]]:

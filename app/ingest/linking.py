@@ -287,7 +287,7 @@ def _vote(cand: Candidate, votes: Counter[str], place: Place | None) -> EntityTy
     if place:
         prior = PLACE_PRIOR_AGAINST_PEOPLE if votes["person"] else PLACE_PRIOR
         scores["place"] += prior[place.rank]
-    own = LABEL_TYPES[cand.label]
+    own: EntityType | None = LABEL_TYPES[cand.label]
     if cand.label == "FAC" and not _place_like(cand.name):
         own = None  # a building that names no place ("the Treaty", "Trump Tower")
     best = max(scores.values())

@@ -176,6 +176,22 @@ def test_every_mention_keeps_offsets_into_the_body(extractor: EntityExtractor) -
                 assert article.body[m.start : m.end] == m.text
 
 
+def test_long_bodies_are_tagged_in_chunks_with_true_offsets(
+    extractor: EntityExtractor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("app.ingest.entities.CHUNK_CHARS", 80)
+    body = "Helena Kowalczyk visited Warsaw.\n" * 5 + "Kowalczyk flew from Warsaw to Vilnius."
+    entities = by_name(extract_one(extractor, body))
+    for entity in entities.values():
+        assert all(body[m.start : m.end] == m.text for m in entity.mentions)  # type: ignore[misc]
+    assert len(entities["Helena Kowalczyk"].mentions) == 6
+    assert "Vilnius" in entities
+
+
+def test_empty_batch_gives_nothing(extractor: EntityExtractor) -> None:
+    assert extractor.extract([]) == []
+
+
 def test_output_is_deterministic(extractor: EntityExtractor) -> None:
     articles = [ParsedArticle(body=p.read_text(encoding="utf-8")) for p in sorted(SEEDS.glob("*"))]
     first, second = extractor.extract(articles), extractor.extract(articles, batch_size=1)
