@@ -59,7 +59,11 @@ def _walk(root: Path, directory: Path, visited: set[Path]) -> Iterator[tuple[Pat
         if entry.name.startswith("."):  # editor swap files, .git and the like
             continue
         path = Path(entry.path)
-        if entry.is_dir():
+        try:
+            is_dir = entry.is_dir()
+        except OSError:  # a symlink loop (ELOOP) and the like: reading it names the error
+            is_dir = False
+        if is_dir:
             yield from _walk(root, path, visited)
         elif path.suffix.lower() in SUFFIXES:
             yield path, _key(root, path)

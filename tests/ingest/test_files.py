@@ -61,6 +61,16 @@ def test_survives_a_symlink_loop(tmp_path: Path) -> None:
     assert keys([tmp_path]) == ["a/one.txt"]
 
 
+def test_a_file_symlink_loop_is_yielded_and_reported(tmp_path: Path) -> None:
+    write(tmp_path / "good.txt", "x")
+    (tmp_path / "loop-a.txt").symlink_to("loop-b.txt")
+    (tmp_path / "loop-b.txt").symlink_to("loop-a.txt")
+
+    assert keys([tmp_path]) == ["good.txt", "loop-a.txt", "loop-b.txt"]
+    with pytest.raises(BadArticleFile, match="symbolic links"):
+        read_article_text(tmp_path / "loop-a.txt", max_bytes=CAP)
+
+
 def test_follows_a_symlinked_directory_outside_the_tree(tmp_path: Path) -> None:
     write(tmp_path / "elsewhere" / "far.txt", "x")
     (tmp_path / "tree").mkdir()
