@@ -20,7 +20,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.reliability.common import ROOT, VENV_BIN, article_files, generate_files, log, machine
+from bench.reliability.common import (
+    ROOT,
+    VENV_BIN,
+    article_files,
+    child_env,
+    generate_files,
+    log,
+    machine,
+)
 
 GOOD = 1000
 
@@ -94,7 +102,7 @@ def main() -> None:
             for path in (work, data):
                 os.chown(path, 65534, 65534)
             command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
-        env = {**os.environ, "NEWSCORPUS_DATA_DIR": str(data), "HOME": str(work)}
+        env = {**child_env(data_dir=str(data)), "HOME": str(work)}
         log(" ".join(command))
         started = time.perf_counter()
         result = subprocess.run(

@@ -29,6 +29,15 @@ HOST = "127.0.0.1"
 OUT = ROOT / "bench" / "out"
 
 
+def child_env(**settings: str) -> dict[str, str]:
+    """Environment for the CLI, the server and helpers: this tree's code, NEWSCORPUS_ settings."""
+    return {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),  # before the editable install: run the code next to this script
+        **{f"NEWSCORPUS_{k.upper()}": v for k, v in settings.items()},
+    }
+
+
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
@@ -101,12 +110,7 @@ class Server:
 def serve(data: Path, *, workers: int = 1, **settings: str) -> Iterator[Server]:
     """Run the API with uvicorn on 127.0.0.1 over `data`; stop it (and only it) at the end."""
     port = free_port()
-    env = {
-        **os.environ,
-        "NEWSCORPUS_DATA_DIR": str(data),
-        "NEWSCORPUS_LOG_LEVEL": "warning",
-        **{f"NEWSCORPUS_{k.upper()}": v for k, v in settings.items()},
-    }
+    env = child_env(data_dir=str(data), log_level="warning", **settings)
     command = [
         str(VENV_BIN / "uvicorn"),
         "app.main:create_app",
