@@ -1,4 +1,4 @@
-"""Command line: newscorpus ingest | serve | reindex | extract | eval | migrate."""
+"""Command line: newscorpus ingest | serve | reindex | extract | restory | eval | migrate."""
 
 from __future__ import annotations
 
@@ -24,7 +24,22 @@ cli = typer.Typer(help="newscorpus: a REST API over a news-article corpus.", no_
 def _ready_engine(settings: Settings) -> Engine:
     engine = create_db_engine(settings.resolved_database_url)
     upgrade_to_head(engine)
+    _assign_pending_stories(engine)
     return engine
+
+
+def _assign_pending_stories(engine: Engine) -> None:
+    """Give a story to articles loaded before stories existed (once, after the upgrade)."""
+    from app.ingest.stories import count_unassigned, restory
+
+    with Session(engine) as session:
+        pending = count_unassigned(session)
+    if not pending:
+        return
+    with Progress(transient=True) as progress:
+        task = progress.add_task("assigning stories", total=pending)
+        restory(engine, only_unassigned=True, on_progress=lambda n: progress.advance(task, n))
+    typer.echo(f"assigned stories to {pending} articles")
 
 
 def _catch_up_index(settings: Settings, engine: Engine) -> None:
@@ -129,6 +144,28 @@ def extract() -> None:
             on_progress=lambda n: progress.advance(task, n),
         )
     typer.echo(f"extracted entities of {done} articles")
+    _catch_up_index(settings, engine)
+
+
+@cli.command("restory")
+def restory_command(
+    batch_size: Annotated[int, typer.Option(min=1, help="Articles per transaction")] = 500,
+) -> None:
+    """Group every article into stories again, in ingest order (after tuning app.ingest.stories)."""
+    from app.ingest.stories import restory
+
+    settings = get_settings()
+    engine = _ready_engine(settings)
+    with Session(engine) as session:
+        total = session.scalar(select(func.count()).select_from(Article)) or 0
+    with Progress(transient=True) as progress:
+        task = progress.add_task("restorying", total=total)
+        report = restory(
+            engine, batch_size=batch_size, on_progress=lambda n: progress.advance(task, n)
+        )
+    typer.echo(
+        f"{report.articles} articles in {report.stories} stories; {report.moved} changed story"
+    )
     _catch_up_index(settings, engine)
 
 

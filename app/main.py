@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from app.api import articles, entities, health, sources
+from app.api import articles, entities, health, sources, stories
 from app.api.deps import problems
 from app.budget import BudgetedSearch
 from app.config import Settings, get_settings
@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     install_middleware(app, settings)
-    for module in (articles, entities, sources, health):
+    for module in (articles, stories, entities, sources, health):
         # Any route may answer 503 when over its time budget or the database is busy.
         app.include_router(module.router, responses=problems(503))
     return app

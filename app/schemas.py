@@ -69,6 +69,10 @@ class ArticleSummary(Schema):
     )
     excerpt: str
     word_count: int
+    story_id: str | None = Field(
+        description="The story (the set of articles reporting the same event) it belongs to; "
+        "null only for an article loaded before stories existed, until `newscorpus restory`"
+    )
     score: float | None = Field(None, description="Relevance (higher is better); with `q` only")
     snippet: str | None = Field(
         None, description="Passage around the best match, matches in <mark>, the rest HTML-escaped"
@@ -91,6 +95,10 @@ class ArticleDetail(ArticleSummary):
     photo_credit: str | None
     content_hash: str
     ingested_at: UtcDatetime
+    duplicate_of: str | None = Field(
+        description="Id of the earlier article this one is a near-copy of (the same text "
+        "republished); it stays in that article's story"
+    )
     entities: list[ArticleEntity]
 
 
@@ -162,3 +170,57 @@ class RelatedEntity(Schema):
 
 class EntityDetail(EntitySummary):
     related: list[RelatedEntity] = Field(description="Entities found in the same articles")
+
+
+class RelatedArticle(ArticleSummary):
+    score: float = Field(  # type: ignore[assignment]
+        description="Similarity of the two texts and entities (cosine, 0 to 1; higher is closer)"
+    )
+    reason: Literal["same_story", "shared_entities", "similar_text"] = Field(
+        description="`same_story`: in its story (listed first); otherwise what the two share "
+        "most: rare entities, or rare words"
+    )
+    duplicate: bool = Field(description="One of the two is a near-copy of the other")
+    shared_entities: list[str] = Field(description="Names of the entities both mention")
+
+
+class RelatedPage(Schema):
+    items: list[RelatedArticle]
+
+
+class StoryEntityCount(Schema):
+    id: str
+    name: str
+    type: Literal["person", "place", "org"]
+    articles: int = Field(description="Articles of the story that mention it")
+
+
+class StorySummary(Schema):
+    id: str = Field(description="Stable: derived from the id of the story's first article")
+    title: str = Field(description="The first headline among its articles, else its opening words")
+    article_count: int
+    first_published: date | None = Field(description="Earliest publication date of its articles")
+    last_published: date | None = Field(description="Latest publication date of its articles")
+    entities: list[StoryEntityCount] = Field(description="Its most mentioned entities")
+    matching_articles: int | None = Field(
+        None, description="With `q` or entity filters: how many of its articles match"
+    )
+
+
+class StoryPage(Schema):
+    items: list[StorySummary]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end"
+    )
+    total: int = Field(description="Number of stories matching, over all pages")
+
+
+class StoryArticle(ArticleSummary):
+    duplicate_of: str | None = Field(description="Id of the article this one is a near-copy of")
+
+
+class StoryDetail(StorySummary):
+    articles: list[StoryArticle] = Field(
+        description="Its articles in publication order (undated last), at most 100: "
+        "`GET /articles?story={id}` pages through all of them"
+    )

@@ -1,9 +1,9 @@
-"""Articles: listing, full-text search, filters, facets and detail."""
+"""Articles: listing, full-text search, filters, facets, detail and related articles."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field, field_validator
@@ -15,6 +15,7 @@ from app.api.deps import SearchDep, problems
 from app.api.writes import WriterDep, get_extractor
 from app.db import EngineDep, SessionDep
 from app.errors import BadCursor, NotFound
+from app.ingest import stories
 from app.ingest.load import Outcome, fold
 from app.ingest.parse import ParsedArticle
 from app.ingest.pipeline import ingest_article
@@ -27,6 +28,8 @@ from app.schemas import (
     ArticleSummary,
     FacetBucket,
     IsoDate,
+    RelatedArticle,
+    RelatedPage,
     excerpt,
 )
 from app.search.base import ArticleQuery, EntityFilter, FacetName, SearchPage, Sort
@@ -34,6 +37,7 @@ from app.search.base import ArticleQuery, EntityFilter, FacetName, SearchPage, S
 router = APIRouter(prefix="/articles", tags=["articles"])
 
 FACET_NAMES = ("person", "place", "org", "source")
+MAX_SHARED_ENTITIES = 10
 # Names separated by commas (and spaces): in the schema, so clients and fuzzers see the rule.
 _FACET = f"(?:{'|'.join(FACET_NAMES)})"
 FACETS_PATTERN = f"^[ ,]*(?:{_FACET}(?: *,[ ,]*{_FACET})*)?[ ,]*$"
@@ -61,6 +65,12 @@ class ArticleParams(BaseModel):
         pattern=FACETS_PATTERN,
         description="Comma list of person, place, org, source",
     )
+    story: str | None = Field(None, max_length=64, description="Story id: only its articles")
+    dedupe: bool = Field(
+        False,
+        description="One article per story: the first of each story's matching articles in "
+        "the requested order (best match, newest or oldest); `total` then counts stories",
+    )
 
     @field_validator("facets")
     @classmethod
@@ -82,20 +92,22 @@ def list_articles(
     params: Annotated[ArticleParams, Query()], session: SessionDep, search: SearchDep
 ) -> ArticlePage:
     """List, search and filter articles, newest first or best match first."""
-    entity_filters = _entity_filters(session, params)
+    entities = entity_filters(session, params)
     sources = _known_sources(session, params.source)
-    if entity_filters is None or sources is None:  # a filter names nothing we have
+    if entities is None or sources is None:  # a filter names nothing we have
         return ArticlePage(items=[], next_cursor=None, total=0, facets=_no_facets(params))
     query = ArticleQuery(
         text=params.q,
         sources=sources,
-        entities=entity_filters,
+        entities=entities,
         published_from=params.published_from,
         published_to=params.published_to,
         sort=params.effective_sort(),
         limit=params.limit,
         after=_position(params.cursor, params) if params.cursor else None,
         facets=params.facet_names(),
+        story=params.story,
+        dedupe=params.dedupe,
     )
     page = search.search(query)
     return ArticlePage(
@@ -108,7 +120,14 @@ def list_articles(
     )
 
 
-def _entity_filters(session: Session, params: ArticleParams) -> tuple[EntityFilter, ...] | None:
+class EntityParams(Protocol):
+    person: list[str]
+    place: list[str]
+    org: list[str]
+    entity: list[str]
+
+
+def entity_filters(session: Session, params: EntityParams) -> tuple[EntityFilter, ...] | None:
     """Resolve each name or id to entity ids; None if one of them matches no entity."""
     filters = []
     for entity_type, names in (
@@ -157,15 +176,21 @@ def _position(cursor: str, params: ArticleParams) -> tuple[float, int, int]:
 
 def _summaries(session: Session, page: SearchPage) -> list[ArticleSummary]:
     ids = [hit.article_id for hit in page.hits]
-    articles = {a.id: a for a in session.scalars(select(Article).where(Article.id.in_(ids)))}
+    articles = {
+        a.id: a
+        for a in session.scalars(
+            select(Article).where(Article.id.in_(ids)).options(selectinload(Article.story))
+        )
+    }
     return [
-        _summary(articles[hit.article_id], score=hit.score, snippet=hit.snippet)
+        summary(articles[hit.article_id], score=hit.score, snippet=hit.snippet)
         for hit in page.hits
         if hit.article_id in articles  # deleted since the index saw it
     ]
 
 
-def _summary(article: Article, **extra: object) -> ArticleSummary:
+def summary(article: Article, **extra: object) -> ArticleSummary:
+    """Shape an article (with its story loaded) for a listing."""
     return ArticleSummary(
         id=article.id,
         title=article.title,
@@ -174,6 +199,7 @@ def _summary(article: Article, **extra: object) -> ArticleSummary:
         published_at=article.published_at,
         excerpt=excerpt(article.body),
         word_count=article.word_count,
+        story_id=article.story.id if article.story else None,
         **extra,  # type: ignore[arg-type]
     )
 
@@ -207,7 +233,9 @@ def get_article_or_404(
         select(Article)
         .where(Article.id == article_id)
         .options(
-            selectinload(Article.mentions).selectinload(Mention.entity).selectinload(Entity.names)
+            selectinload(Article.mentions).selectinload(Mention.entity).selectinload(Entity.names),
+            selectinload(Article.story),
+            selectinload(Article.duplicate_of),
         )
     )
     if article is None:
@@ -219,6 +247,51 @@ def get_article_or_404(
 def get_article(article: Annotated[Article, Depends(get_article_or_404)]) -> ArticleDetail:
     """Get one article with its full text and the entities it mentions."""
     return _detail(article)
+
+
+@router.get("/{id}/related", response_model=RelatedPage, responses=problems(404, 422))
+def related_articles(
+    article: Annotated[Article, Depends(get_article_or_404)],
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> RelatedPage:
+    """List articles related to one, best first: its story's first, then those sharing its
+    rarest entities or words, each with a score and the reason."""
+    found = stories.related(session, article, limit=limit)
+    rows = {
+        a.pk: a
+        for a in session.scalars(
+            select(Article)
+            .where(Article.pk.in_([r.article_pk for r in found]))
+            .options(selectinload(Article.story))
+        )
+    }
+    wanted = {entity_id for r in found for entity_id in r.shared_entities}
+    # Rarest first: a shared minister says more than a shared country.
+    names = dict(
+        session.execute(
+            select(Entity.id, Entity.name)
+            .where(Entity.id.in_(wanted))
+            .order_by(Entity.article_count, Entity.name)
+        ).all()
+    )
+    rank = {entity_id: n for n, entity_id in enumerate(names)}
+    for r in found:  # rarest first; an entity gone since (re-extraction) is not shown
+        shared = sorted((e for e in r.shared_entities if e in rank), key=rank.__getitem__)
+        r.shared_entities = shared[:MAX_SHARED_ENTITIES]
+    return RelatedPage(
+        items=[
+            RelatedArticle(
+                **summary(rows[r.article_pk]).model_dump(exclude={"score", "snippet"}),
+                score=r.score,
+                reason=r.reason,
+                duplicate=r.duplicate,
+                shared_entities=[names[e] for e in r.shared_entities],
+            )
+            for r in found
+            if r.article_pk in rows
+        ]
+    )
 
 
 @router.post(
@@ -254,13 +327,14 @@ def add_article(
 
 def _detail(article: Article) -> ArticleDetail:
     return ArticleDetail(
-        **_summary(article).model_dump(),
+        **summary(article).model_dump(),
         body=article.body,
         url=article.url,
         credits=article.credits,
         photo_credit=article.photo_credit,
         content_hash=article.content_hash,
         ingested_at=article.ingested_at,
+        duplicate_of=article.duplicate_of.id if article.duplicate_of else None,
         entities=_article_entities(article),
     )
 

@@ -286,8 +286,10 @@ def assign(session: Session, article: Article) -> Decision:
             link=decision.score,
         )
     )
+    # Idempotent: a row left by an interrupted run is the same row.
     session.execute(
-        insert(StoryKey), [{"key": k, "day": day, "article_pk": article.pk} for k in set(stored)]
+        _dialect_insert(session, StoryKey).on_conflict_do_nothing(),
+        [{"key": k, "day": day, "article_pk": article.pk} for k in set(stored)],
     )
     article.story_pk = decision.story_pk
     article.duplicate_of_pk = decision.duplicate_of_pk
@@ -319,13 +321,16 @@ def _count_in(session: Session, weights: dict[str, float]) -> tuple[dict[str, in
 def _upsert_df(session: Session, keys: Sequence[int], delta: int) -> None:
     if not keys:
         return
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(StoryTerm)
-    statement = statement.on_conflict_do_update(
+    statement = _dialect_insert(session, StoryTerm).on_conflict_do_update(
         index_elements=[StoryTerm.key], set_={"df": StoryTerm.df + delta}
     )
     session.execute(statement, [{"key": k, "df": max(delta, 0)} for k in keys])
+
+
+def _dialect_insert(session: Session, table):  # type: ignore[no-untyped-def]
+    """INSERT with ON CONFLICT, which SQLite and PostgreSQL spell the same way."""
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return module.insert(table)
 
 
 def _find_candidates(
@@ -693,7 +698,7 @@ class Related:
     score: float
     reason: Reason
     duplicate: bool  # one of the two is a near-copy of the other
-    shared_entities: list[str] = field(default_factory=list)  # entity ids, strongest first
+    shared_entities: list[str] = field(default_factory=list)  # entity ids both name
 
 
 def related(session: Session, article: Article, *, limit: int) -> list[Related]:
@@ -722,28 +727,33 @@ def related(session: Session, article: Article, *, limit: int) -> list[Related]:
         )
         for pk, vector in rows:
             vectors[pk] = _Candidate(pk, vector, b"", 0, article.story_pk, None)
-    originals = dict(
-        session.execute(
-            select(Article.pk, Article.duplicate_of_pk).where(Article.pk.in_(list(vectors)))
-        ).all()
-    )
+    facts = {
+        pk: (original, set(entities))
+        for pk, original, entities in session.execute(
+            select(Article.pk, Article.duplicate_of_pk, ArticleFeatures.entities)
+            .join(ArticleFeatures, ArticleFeatures.article_pk == Article.pk)
+            .where(Article.pk.in_(list(vectors)))
+        )
+    }
     mine = article.duplicate_of_pk or article.pk
-    duplicates = {pk for pk, original in originals.items() if (original or pk) == mine}
+    my_entities = set(features.entities)
     same = set(members)
     results = []
     for pk, c in vectors.items():
-        shared = {f: w * c.vector[f] for f, w in features.vector.items() if f in c.vector}
-        score = sum(shared.values())
+        if pk not in facts:
+            continue
+        original, entities = facts[pk]
+        score = cosine(features.vector, c.vector)
+        shared = my_entities & entities
         if pk in same:
             reason: Reason = "same_story"
         elif score < RELATED_MIN_SCORE:
             continue
         else:
-            by_entities = sum(w for f, w in shared.items() if f.startswith("e:"))
-            reason = "shared_entities" if by_entities >= score - by_entities else "similar_text"
-        entity_ids = [
-            f[2:] for f, _ in sorted(shared.items(), key=lambda x: -x[1]) if f.startswith("e:")
-        ]
-        results.append(Related(pk, round(score, 4), reason, pk in duplicates, entity_ids[:5]))
+            # What the two share most: named entities (the overlap of their sets), or words.
+            overlap = len(shared) / (len(my_entities | entities) or 1)
+            reason = "shared_entities" if shared and overlap >= score else "similar_text"
+        duplicate = (original or pk) == mine
+        results.append(Related(pk, round(score, 4), reason, duplicate, sorted(shared)))
     results.sort(key=lambda r: (r.reason != "same_story", -r.score, r.article_pk))
     return results[:limit]

@@ -30,6 +30,8 @@ class ArticleQuery:
     limit: int = 20
     after: tuple[float, int] | None = None  # keyset position: (score or 0, sort key)
     facets: tuple[FacetName, ...] = ()
+    story: str | None = None  # only the articles of this story
+    dedupe: bool = False  # one article per story: the first of each in the requested order
 
 
 @dataclass
@@ -55,4 +57,9 @@ class SearchBackend(Protocol):
 
     def lag(self) -> int:
         """Count committed article changes not yet searchable."""
+        ...
+
+    def stories(self, query: ArticleQuery, *, limit: int) -> list[tuple[str, int]]:
+        """List the stories with articles matching the query (text and filters; its sort and
+        page are ignored) and how many match: the most matching first, at most `limit`."""
         ...

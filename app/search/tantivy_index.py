@@ -27,11 +27,15 @@ from app.search.query import FIELD_BOOSTS, build_query, english_analyzer
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1  # bump when the schema changes: the index is then rebuilt from the database
+SCHEMA_VERSION = 2  # bump when the schema changes: the index is then rebuilt from the database
 DAY_SHIFT = 40  # sort key = day ordinal << 40 | article pk: unique, and ordered by date first
 SNIPPET_CHARS = 240
 FACET_SIZE = 10
 RELEVANCE_SLACK = 16  # extra hits fetched so equal scores at a page edge are ordered stably
+DEDUPE_WINDOW = 200  # hits read at a time while collapsing a result to one article per story
+DEDUPE_ROUNDS = 50  # windows read at most for one page (only huge stories need more than one)
+EXACT_STORY_TOTAL = 10_000  # matches up to which a deduplicated total is counted exactly
+NO_STORY = "article:"  # story field of an article not yet in a story: a story of its own
 
 
 def sort_key(published_at: date | None, pk: int) -> int:
@@ -47,6 +51,9 @@ def _build_schema() -> tantivy.Schema:
     builder.add_text_field("body", stored=True, tokenizer_name="en_stem")
     for name in ("source", *ENTITY_TYPES):
         builder.add_text_field(name, fast=True, tokenizer_name="raw", index_option="basic")
+    builder.add_text_field(
+        "story", stored=True, fast=True, tokenizer_name="raw", index_option="basic"
+    )
     builder.add_integer_field("sort_key", fast=True, indexed=True)
     return builder.build()
 
@@ -150,7 +157,10 @@ class TantivyIndex:
                 .where(Article.seq > seq)
                 .order_by(Article.seq)
                 .limit(limit)
-                .options(selectinload(Article.mentions).selectinload(Mention.entity))
+                .options(
+                    selectinload(Article.mentions).selectinload(Mention.entity),
+                    selectinload(Article.story),
+                )
             )
             return session.scalars(statement).all()
 
@@ -160,6 +170,7 @@ class TantivyIndex:
             title=article.title or "",
             body=article.body,
             sort_key=sort_key(article.published_at, article.pk),
+            story=article.story.id if article.story else NO_STORY + article.id,
         )
         if article.source:
             doc.add_text("source", article.source)
@@ -192,7 +203,11 @@ class TantivyIndex:
             else None
         )
         matching = self._and([text_query, *self._filters(query)])
-        if query.sort == "relevance" and text_query is not None:
+        relevance = query.sort == "relevance" and text_query is not None
+        if query.dedupe:
+            ranked = self._best_once if relevance else self._first_once
+            hits, total, has_more = ranked(searcher, matching, query)
+        elif relevance:
             hits, total, has_more = self._by_relevance(searcher, matching, query)
         else:
             hits, total, has_more = self._by_date(searcher, matching, query)
@@ -205,8 +220,26 @@ class TantivyIndex:
         clauses = [(tantivy.Occur.Must, q) for q in queries if q is not None]
         return tantivy.Query.boolean_query(clauses) if clauses else tantivy.Query.all_query()
 
+    def stories(self, query: ArticleQuery, *, limit: int) -> list[tuple[str, int]]:
+        """List the stories with matching articles, the most matching first (an aggregation
+        over the whole match set, inside the index)."""
+        searcher = self.index.searcher()
+        text_query = (
+            build_query(
+                query.text, schema=self.schema, analyzer=self.analyzer, field_boosts=FIELD_BOOSTS
+            )
+            if query.text
+            else None
+        )
+        matching = self._and([text_query, *self._filters(query)])
+        request = {"story": {"terms": {"field": "story", "size": limit}}}
+        buckets = searcher.aggregate(matching, request)["story"]["buckets"]
+        return [(b["key"], b["doc_count"]) for b in buckets if not b["key"].startswith(NO_STORY)]
+
     def _filters(self, query: ArticleQuery) -> list[tantivy.Query]:
         filters = []
+        if query.story is not None:
+            filters.append(tantivy.Query.term_query(self.schema, "story", query.story))
         if query.sources:
             filters.append(tantivy.Query.term_set_query(self.schema, "source", list(query.sources)))
         for entity in query.entities:
@@ -269,6 +302,103 @@ class TantivyIndex:
 
     def _id(self, searcher, address) -> str:  # type: ignore[no-untyped-def]
         return searcher.doc(address)["id"][0]
+
+    # -- one article per story -------------------------------------------------------------
+    # An article stands for its story when it is the first of the story's matching articles
+    # in the requested order, so a page never depends on what earlier pages showed: keyset
+    # cursors stay valid. Stories already decided are excluded from the next window read, so
+    # a story with thousands of matches costs one look, not thousands.
+
+    def _id_and_story(self, searcher, address) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+        doc = searcher.doc(address)
+        return doc["id"][0], doc["story"][0]
+
+    def _without(self, matching: tantivy.Query, stories: set[str]) -> tantivy.Query:
+        if not stories:
+            return matching
+        excluded = tantivy.Query.term_set_query(self.schema, "story", sorted(stories))
+        return tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, matching), (tantivy.Occur.MustNot, excluded)]
+        )
+
+    def _first_once(self, searcher, matching, query: ArticleQuery) -> tuple[list[Hit], int, bool]:  # type: ignore[no-untyped-def]
+        descending = query.sort != "published_at"
+        order = tantivy.Order.Desc if descending else tantivy.Order.Asc
+        key = query.after[1] if query.after is not None else None
+        seen = int(query.after[2]) if query.after else 0
+        kept: list[Hit] = []
+        decided: set[str] = set()
+        for _ in range(DEDUPE_ROUNDS):
+            bound = None
+            if key is not None:
+                bound = (
+                    self._key_range(None, key - 1) if descending else self._key_range(key + 1, None)
+                )
+            window = self._without(self._and([matching, bound]), decided)
+            result = searcher.search(
+                window, DEDUPE_WINDOW, count=False, order_by_field="sort_key", order=order
+            )
+            for hit_key, address in result.hits:
+                key = hit_key
+                article_id, story = self._id_and_story(searcher, address)
+                if story in decided:
+                    continue
+                decided.add(story)
+                story_query = tantivy.Query.term_query(self.schema, "story", story)
+                first = searcher.search(
+                    self._and([matching, story_query]),
+                    1,
+                    count=False,
+                    order_by_field="sort_key",
+                    order=order,
+                ).hits
+                if first and first[0][0] == hit_key:
+                    kept.append(Hit(article_id, None, None, (0.0, hit_key, seen + len(kept) + 1)))
+                    if len(kept) > query.limit:
+                        break
+            if len(kept) > query.limit or len(result.hits) < DEDUPE_WINDOW:
+                break
+        return kept[: query.limit], self._story_total(searcher, matching), len(kept) > query.limit
+
+    def _best_once(self, searcher, matching, query: ArticleQuery) -> tuple[list[Hit], int, bool]:  # type: ignore[no-untyped-def]
+        # As _by_relevance, from the top each time: each window read holds the best remaining
+        # article of every story it shows, and every story it shows is then decided.
+        seen = int(query.after[2]) if query.after else 0
+        wanted = seen + query.limit + 1 + RELEVANCE_SLACK
+        firsts: list[tuple[float, int, str]] = []
+        decided: set[str] = set()
+        for _ in range(DEDUPE_ROUNDS):
+            result = searcher.search(self._without(matching, decided), DEDUPE_WINDOW, count=False)
+            addresses = [address for _, address in result.hits]
+            keys = searcher.fast_field_values("sort_key", addresses)
+            ranked = sorted(
+                zip((score for score, _ in result.hits), keys, addresses, strict=True),
+                key=lambda hit: (-hit[0], -hit[1]),
+            )
+            for score, hit_key, address in ranked:
+                article_id, story = self._id_and_story(searcher, address)
+                if story not in decided:
+                    decided.add(story)
+                    firsts.append((score, hit_key, article_id))
+            if len(firsts) >= wanted or len(result.hits) < DEDUPE_WINDOW:
+                break
+        if query.after is not None:
+            after = (-query.after[0], -query.after[1])
+            firsts = [f for f in firsts if (-f[0], -f[1]) > after]
+        hits = [
+            Hit(article_id, score, None, (score, hit_key, seen + n + 1))
+            for n, (score, hit_key, article_id) in enumerate(firsts[: query.limit])
+        ]
+        return hits, self._story_total(searcher, matching), len(firsts) > query.limit
+
+    def _story_total(self, searcher, matching) -> int:  # type: ignore[no-untyped-def]
+        """Count the stories with matching articles: exactly up to EXACT_STORY_TOTAL matches,
+        beyond that Tantivy's cardinality estimate (HyperLogLog, within a few percent)."""
+        matches = searcher.search(matching, 1, count=True).count
+        if matches <= EXACT_STORY_TOTAL:
+            request = {"story": {"terms": {"field": "story", "size": max(matches, 1)}}}
+            return len(searcher.aggregate(matching, request)["story"]["buckets"])
+        return int(searcher.cardinality(matching, "story"))
 
     def _add_snippets(self, searcher, text_query: tantivy.Query, hits: list[Hit]) -> None:  # type: ignore[no-untyped-def]
         if not hits:

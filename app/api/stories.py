@@ -1,0 +1,233 @@
+"""Stories: the sets of articles that report the same event, listed and in detail."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from app.api import cursors
+from app.api.articles import entity_filters, summary
+from app.api.deps import SearchDep, problems
+from app.db import SessionDep
+from app.errors import BadCursor, NotFound
+from app.models import Article, Entity, Story, StoryEntity
+from app.schemas import (
+    StoryArticle,
+    StoryDetail,
+    StoryEntityCount,
+    StoryPage,
+    StorySummary,
+    excerpt,
+)
+from app.search.base import ArticleQuery
+
+router = APIRouter(prefix="/stories", tags=["stories"])
+
+# Filters look at the stories of matching articles, counted inside the index: the stories with
+# the most matching articles first, at most this many (beyond it, narrow the query).
+FILTERED_STORIES = 10_000
+LISTED_ENTITIES = 5
+DETAIL_ENTITIES = 25
+DETAIL_ARTICLES = 100
+TITLE_CHARS = 120
+
+StorySort = Literal["size", "recency"]
+
+
+class StoryParams(BaseModel):
+    """Query parameters of GET /stories."""
+
+    q: str | None = Field(
+        None,
+        max_length=500,
+        description="Full-text query, as on /articles: stories with a matching article",
+    )
+    person: list[str] = Field([], description="Person name or alias; repeatable, all must hold")
+    place: list[str] = Field([], description="Place name or alias; repeatable, all must hold")
+    org: list[str] = Field([], description="Organisation name or alias; repeatable, all must hold")
+    entity: list[str] = Field([], description="Entity id; repeatable, all must hold")
+    sort: StorySort = Field(
+        "size",
+        description="`size`: most articles first; `recency`: latest publication first "
+        "(stories with no dated article last)",
+    )
+    limit: int = Field(20, ge=1, le=100)
+    cursor: str | None = Field(None, max_length=512, description="`next_cursor` of the last page")
+
+    def filtered(self) -> bool:
+        return bool((self.q and self.q.strip()) or self.person or self.place or self.org) or bool(
+            self.entity
+        )
+
+
+@router.get("", response_model=StoryPage, responses=problems(400, 422))
+def list_stories(
+    params: Annotated[StoryParams, Query()], session: SessionDep, search: SearchDep
+) -> StoryPage:
+    """List stories, biggest or latest first; filter them by text and entities as articles are
+    filtered (a story matches when one of its articles does)."""
+    statement = select(Story).where(Story.article_count > 0)
+    matching: dict[str, int] | None = None
+    if params.filtered():
+        entities = entity_filters(session, params)
+        if entities is None:  # a filter names nothing we have
+            return StoryPage(items=[], next_cursor=None, total=0)
+        query = ArticleQuery(text=params.q, entities=entities)
+        matching = dict(search.stories(query, limit=FILTERED_STORIES))
+        statement = statement.where(Story.id.in_(list(matching)))
+    total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    if params.cursor:
+        statement = statement.where(_after(params))
+    order = (
+        (Story.article_count.desc(), Story.id)
+        if params.sort == "size"
+        else (Story.last_published.desc().nulls_last(), Story.id)
+    )
+    rows = session.scalars(statement.order_by(*order).limit(params.limit + 1)).all()
+    items = _summaries(session, rows[: params.limit], matching)
+    next_cursor = None
+    if len(rows) > params.limit:
+        last = rows[params.limit - 1]
+        position: list[object] = (
+            [last.article_count, last.id]
+            if params.sort == "size"
+            else [last.last_published.isoformat() if last.last_published else None, last.id]
+        )
+        next_cursor = cursors.encode(position, cursors.fingerprint(params))
+    return StoryPage(items=items, next_cursor=next_cursor, total=total)
+
+
+def _after(params: StoryParams):  # type: ignore[no-untyped-def]
+    """The keyset condition for the stories after the cursor's position."""
+    position = cursors.decode(params.cursor or "", cursors.fingerprint(params))
+    if len(position) != 2 or not isinstance(position[1], str):
+        raise BadCursor("the cursor is not one this server issued")
+    value, story_id = position
+    if params.sort == "size":
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise BadCursor("the cursor is not one this server issued")
+        return or_(
+            Story.article_count < value,
+            and_(Story.article_count == value, Story.id > story_id),
+        )
+    if value is None:
+        return and_(Story.last_published.is_(None), Story.id > story_id)
+    try:
+        day = date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise BadCursor("the cursor is not one this server issued")
+    return or_(
+        Story.last_published < day,
+        and_(Story.last_published == day, Story.id > story_id),
+        Story.last_published.is_(None),
+    )
+
+
+def _summaries(
+    session: Session, stories: list[Story], matching: dict[str, int] | None
+) -> list[StorySummary]:
+    entities = _top_entities(session, [s.pk for s in stories], LISTED_ENTITIES)
+    return [
+        _summary(s, entities.get(s.pk, []), matching.get(s.id) if matching else None)
+        for s in stories
+    ]
+
+
+def _summary(
+    story: Story, entities: list[StoryEntityCount], matching: int | None = None
+) -> StorySummary:
+    return StorySummary(
+        id=story.id,
+        title=story.title or excerpt(story.excerpt, TITLE_CHARS),
+        article_count=story.article_count,
+        first_published=story.first_published,
+        last_published=story.last_published,
+        entities=entities,
+        matching_articles=matching,
+    )
+
+
+def _top_entities(
+    session: Session, story_pks: list[int], per_story: int
+) -> dict[int, list[StoryEntityCount]]:
+    """The most mentioned entities of each story, off the story_entities index."""
+    if not story_pks:
+        return {}
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=StoryEntity.story_pk,
+            order_by=(StoryEntity.article_count.desc(), Entity.mention_count.desc(), Entity.name),
+        )
+        .label("rank")
+    )
+    ranked = (
+        select(
+            StoryEntity.story_pk,
+            StoryEntity.article_count,
+            Entity.id,
+            Entity.name,
+            Entity.type,
+            rank,
+        )
+        .join(Entity, Entity.pk == StoryEntity.entity_pk)
+        .where(StoryEntity.story_pk.in_(story_pks))
+        .subquery()
+    )
+    result: dict[int, list[StoryEntityCount]] = {}
+    for story_pk, count, entity_id, name, entity_type, _ in session.execute(
+        select(ranked).where(ranked.c.rank <= per_story).order_by(ranked.c.story_pk, ranked.c.rank)
+    ):
+        result.setdefault(story_pk, []).append(
+            StoryEntityCount(id=entity_id, name=name, type=entity_type, articles=count)
+        )
+    return result
+
+
+def get_story_or_404(
+    session: SessionDep, story_id: Annotated[str, Path(alias="id", max_length=64)]
+) -> Story:
+    """Load a story, or answer 404."""
+    story = session.scalar(select(Story).where(Story.id == story_id, Story.article_count > 0))
+    if story is None:
+        raise NotFound(f"no story with id {story_id!r}")
+    return story
+
+
+@router.get("/{id}", response_model=StoryDetail, responses=problems(404, 422))
+def get_story(
+    story: Annotated[Story, Depends(get_story_or_404)], session: SessionDep
+) -> StoryDetail:
+    """Get one story: its articles in publication order, and its entities."""
+    articles = session.scalars(
+        select(Article)
+        .where(Article.story_pk == story.pk)
+        .order_by(Article.published_at.is_(None), Article.published_at, Article.pk)
+        .limit(DETAIL_ARTICLES)
+    ).all()
+    originals = {
+        pk: article_id
+        for pk, article_id in session.execute(
+            select(Article.pk, Article.id).where(
+                Article.pk.in_({a.duplicate_of_pk for a in articles if a.duplicate_of_pk})
+            )
+        )
+    }
+    entities = _top_entities(session, [story.pk], DETAIL_ENTITIES).get(story.pk, [])
+    return StoryDetail(
+        **_summary(story, entities).model_dump(),
+        articles=[
+            StoryArticle(
+                **summary(a).model_dump(),
+                duplicate_of=originals.get(a.duplicate_of_pk) if a.duplicate_of_pk else None,
+            )
+            for a in articles
+        ],
+    )
