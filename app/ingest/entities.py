@@ -300,6 +300,7 @@ def _clean(
     start, stop = start + a, start + b
     if not rule:
         start += _lowercase_lead(text[start:stop])
+        stop -= _lowercase_tail(text[start:stop])
     out: list[Candidate] = []
     owner = split_possessor(text[start:stop])
     if owner and rule and not (owner_label in ("GPE", "LOC") or find_place(owner[0])):
@@ -344,6 +345,17 @@ def _not_a_name(surface: str, label: str, rule: bool) -> bool:
 def _is_common_word(word: str) -> bool:
     """Tell whether a word inside a name is a lower-case common word (not "of", "ministry")."""
     return word[0].islower() and word.isalpha() and word not in CONNECTORS | BODY_WORDS
+
+
+def _lowercase_tail(text: str) -> int:
+    """Return the length of lower-case words after a name ("Georgian Dream party of" -> 9)."""
+    cut = len(text)
+    # "defence ministry" is part of "the Estonian defence ministry", not a descriptor.
+    while (match := re.search(r"\s+([a-z]+)$", text[:cut])) and (
+        match.group(1) not in BODY_WORDS or match.group(1) in CONNECTORS
+    ):
+        cut = match.start()
+    return len(text) - cut
 
 
 def _lowercase_lead(text: str) -> int:

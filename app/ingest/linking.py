@@ -372,11 +372,18 @@ def _link_people_across(articles: Sequence[list[Candidate]]) -> None:
         for name, words in _full_names(cands).items():
             by_last[words[-1]].add(name_key(name, person=True))
     spelled = {name_key(c.name, person=True): c.name for cs in articles for c in cs}
+    name_parts = {w for cands in articles for words in _full_names(cands).values() for w in words}
     for cands in articles:
         for cand in cands:
             words = name_words(cand.name)
-            if cand.type == "person" and len(words) == 1 and len(by_last[words[0]]) == 1:
+            if cand.type != "person" or len(words) != 1:
+                continue
+            if len(by_last[words[0]]) == 1:
                 cand.name = spelled[next(iter(by_last[words[0]]))]
+            elif words[0] not in name_parts and find_place(cand.name) and not cand.fixed:
+                # A "person" known by one word that no one in the batch bears, and which the
+                # gazetteer knows, is a place NER got wrong ("help Sukhumi raise pensions").
+                cand.type = "place"
 
 
 # --- credibility -------------------------------------------------------------------------------

@@ -140,6 +140,23 @@ def test_well_known_place_tagged_as_person_is_a_place(extractor: EntityExtractor
     assert not any(e.type == "person" for e in entities.values())
 
 
+def test_lower_case_words_around_a_name_are_cut(extractor: EntityExtractor) -> None:
+    body = (
+        "The vote was won by the Nordic Unity party of former premier Lars Holm. "
+        "Floods hit eastern Finland on Sunday."
+    )
+    names = {e.name for e in extract_one(extractor, body)}
+    assert {"Nordic Unity", "Lars Holm", "Finland"} <= names
+
+
+def test_one_word_person_that_nobody_bears_but_the_gazetteer_knows_is_a_place(
+    extractor: EntityExtractor,
+) -> None:
+    body = "Moscow will help Sukhumi raise pensions and salaries, the Kremlin said."
+    entities = by_name(extract_one(extractor, body))
+    assert entities["Sukhumi"].type == "place"
+
+
 def test_lower_case_state_bodies_are_organisations(extractor: EntityExtractor) -> None:
     body = (
         "The deal was signed by the Estonian defence ministry and Latvia's foreign ministry, "
