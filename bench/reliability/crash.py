@@ -1,16 +1,16 @@
 """Kill -9 an ingest at random moments, and the indexer between its commit and its watermark;
 check that nothing is lost, duplicated or left stale.
 
-    .venv/bin/python -m bench.reliability.crash --files 3000 --runs 6
+    .venv/bin/python -m bench.reliability.crash --files 2000
 
-Each run first revises a tenth of the files (so ingest has updates as well as inserts), starts
-`newscorpus ingest` (with entity extraction), and kills its whole process group with SIGKILL
-after a random delay. After every kill: PRAGMA integrity_check, then the index is caught up
-(as a server starting would) and compared with the table: the same ids, no duplicates, each
-document the article's current text; no orphan mentions, names or entities, and every
-entity's article_count true. Then one crash between the index commit and the watermark, and
-a last, uninterrupted ingest that must leave exactly the expected articles, at their current
-versions.
+`newscorpus ingest` (with entity extraction) is started again and again and its whole process
+group killed with SIGKILL after a random delay, until one run finishes before its kill; then
+update runs revise a tenth of the files before each killed ingest. After every kill: PRAGMA
+integrity_check, then the index is caught up (as a server starting would) and compared with
+the table: the same ids, no duplicates, each document the article's current text; no orphan
+mentions, names or entities, and every entity's article_count true. Then one crash between
+the index commit and the watermark, and a last, uninterrupted ingest that must leave exactly
+the expected articles, at their current versions.
 """
 
 from __future__ import annotations
@@ -117,13 +117,14 @@ def killed_ingest(corpus: Path, env: dict[str, str], delay: float) -> tuple[floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=3000, help="a multiple of 1000")
-    parser.add_argument("--runs", type=int, default=6)
-    parser.add_argument("--max-delay", type=float, default=40.0, help="latest kill, seconds")
+    parser.add_argument("--files", type=int, default=2000, help="a multiple of 1000")
+    parser.add_argument("--max-delay", type=float, default=150.0, help="latest kill, seconds")
+    parser.add_argument("--update-runs", type=int, default=3)
+    parser.add_argument("--max-runs", type=int, default=20, help="kills while first loading")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    problems = 0
+    problems = kills = 0
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory(prefix="newscorpus-crash-") as tmp:
         corpus = generate_files(args.files, Path(tmp) / "corpus")
@@ -131,17 +132,29 @@ def main() -> None:
         data = Path(tmp) / "data"
         env = child_env(data_dir=str(data), log_level="warning")
         files = article_files(corpus)
-        for run in range(1, args.runs + 1):
+
+        def kill_and_check(label: str, max_delay: float) -> str:
+            nonlocal problems, kills
+            delay = rng.uniform(1.0, max_delay)
+            _, outcome = killed_ingest(corpus, env, delay)
+            kills += outcome == "killed"
+            log(f"{label}: kill -9 after {delay:.1f} s: {outcome}")
+            figures = check(data, env, f"{label}, {outcome} at {delay:.1f} s")
+            problems += len(figures["problems"])
+            return outcome
+
+        # First load, killed again and again: each run commits what it can before the kill.
+        for run in range(1, args.max_runs + 1):
+            if kill_and_check(f"load run {run}", args.max_delay) != "killed":
+                break
+        # Updates: a tenth of the files revised before each run.
+        for run in range(1, args.update_runs + 1):
             for path in rng.sample(files, len(files) // 10):
                 revise(path, run)
-            delay = rng.uniform(1.0, args.max_delay)
-            _, outcome = killed_ingest(corpus, env, delay)
-            log(f"run {run}: kill -9 after {delay:.1f} s: {outcome}")
-            figures = check(data, env, f"after kill {run} at {delay:.1f} s")
-            problems += len(figures["problems"])
+            kill_and_check(f"update run {run}", args.max_delay / 3)
 
         for path in rng.sample(files, len(files) // 10):
-            revise(path, args.runs + 1)
+            revise(path, args.update_runs + 1)
         crashed = run_python(CRASH_BEFORE_WATERMARK.format(data=str(data), corpus=str(corpus)), env)
         log(f"indexer crash: exit {crashed.returncode}: {crashed.stdout.strip()}")
         figures = check(data, env, "after the indexer died between commit and watermark")
@@ -168,6 +181,7 @@ def main() -> None:
             f"at their current version {current}: {'OK' if exact else 'MISMATCH'}"
         )
         problems += 0 if exact else 1
+    print(f"kills: {kills} ingests and 1 indexer")
     print("RESULT:", "no problem found" if not problems else f"{problems} problems")
 
 
