@@ -152,6 +152,8 @@ def _add_rules(nlp: Language) -> None:
             for rule_id, owner in owners
             for body in (
                 [department, {"LOWER": "ministry"}],
+                # The longer match wins: "India's Ministry of External Affairs" stays whole.
+                [{"LOWER": "ministry"}, {"LOWER": "of"}, {**department, "OP": "+"}],
                 [{"LOWER": "armed"}, {"LOWER": "forces"}],
             )
         ]
