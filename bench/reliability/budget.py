@@ -41,9 +41,12 @@ def expensive_requests(base: str) -> dict[str, str]:
     # 900,000 matches. Cursors are not signed, so a client can make one.
     params = ArticleParams(q="the", facets="source")
     deep = cursors.encode([1.0, 1, 900_000], cursors.fingerprint(params))
+    phrases = " OR ".join(f'"{p} the"' for p in ("of", "in", "to", "and", "on", "for"))
     return {
         "29 ORed prefixes, ranked, 4 facets (index)": "/articles?"
         + urlencode({"q": many_prefixes, "facets": facets}),
+        "6 ORed common phrases, ranked, 4 facets (index)": "/articles?"
+        + urlencode({"q": phrases, "facets": facets}),
         "deep relevance cursor (index)": "/articles?"
         + urlencode({"q": "the", "facets": "source", "cursor": deep}),
         f"co-occurrence of the top entity, {top['article_count']} articles (SQLite)": (
