@@ -41,15 +41,13 @@ from datetime import date
 from typing import Literal
 
 import numpy as np
-from sqlalchemy import Engine, delete, exists, func, insert, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, delete, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.db import write_session
 from app.models import (
     Article,
     ArticleFeatures,
-    Entity,
     Mention,
     Story,
     StoryEntity,
@@ -67,9 +65,9 @@ STORY_GAP_DAYS = 3  # a dated article joins a story at most this far outside its
 ENTITY_WEIGHT = 0.5  # an entity mention counts half a word (words already carry the name)
 VECTOR_TERMS = 64  # features kept per article for scoring
 STORED_KEYS = 12  # features per article filed in the candidate index
-QUERY_KEYS = 200  # features of a new article looked up in the candidate index
+QUERY_KEYS = 64  # features of a new article looked up in the candidate index
 POSTINGS_PER_KEY = 40  # index rows read per key and date range: bounds the work per article
-CANDIDATES = 40  # articles scored in full per new article
+CANDIDATES = 30  # articles scored in full per new article
 SHINGLE_WORDS = 5
 BANDS, ROWS = 16, 4  # MinHash: 64 hashes in 16 bands of 4 (P(candidate | J=0.8) > 0.999)
 RELATED_WINDOW_DAYS = 30  # related articles are looked for this far from the article's date
@@ -248,13 +246,16 @@ class Decision:
 
 def body_entities(session: Session, article_pk: int) -> dict[str, int]:
     """Map each entity the article names in its body (not byline or source) to its mentions."""
-    rows = session.execute(
-        select(Entity.id, func.count())
-        .join(Mention, Mention.entity_pk == Entity.pk)
-        .where(Mention.article_pk == article_pk, Mention.start.is_not(None))
-        .group_by(Entity.id)
+    cursor = _raw(session)
+    cursor.execute(
+        _sql(
+            session,
+            "SELECT e.id, count(*) FROM mentions m JOIN entities e ON e.pk = m.entity_pk "
+            "WHERE m.article_pk = ? AND m.start IS NOT NULL GROUP BY e.id",
+        ),
+        (article_pk,),
     )
-    return {entity_id: n for entity_id, n in rows}
+    return dict(cursor.fetchall())
 
 
 def assign(session: Session, article: Article) -> Decision:
@@ -287,9 +288,12 @@ def assign(session: Session, article: Article) -> Decision:
         )
     )
     # Idempotent: a row left by an interrupted run is the same row.
-    session.execute(
-        _dialect_insert(session, StoryKey).on_conflict_do_nothing(),
-        [{"key": k, "day": day, "article_pk": article.pk} for k in set(stored)],
+    _raw(session).executemany(
+        _sql(
+            session,
+            "INSERT INTO story_keys (key, day, article_pk) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        ),
+        [(k, day, article.pk) for k in sorted(set(stored))],
     )
     article.story_pk = decision.story_pk
     article.duplicate_of_pk = decision.duplicate_of_pk
@@ -300,17 +304,18 @@ def assign(session: Session, article: Article) -> Decision:
 def _count_in(session: Session, weights: dict[str, float]) -> tuple[dict[str, int], int]:
     """Count the article in the document frequencies; return them, and the article total."""
     keys = {key_of(f): f for f in weights}
-    _upsert_df(session, [*keys, TOTAL_KEY], +1)
+    key_list = [*keys, TOTAL_KEY]
+    _upsert_df(session, key_list, +1)
     df: dict[str, int] = {}
     total = 1
-    key_list = [*keys, TOTAL_KEY]
+    cursor = _raw(session)
     for start in range(0, len(key_list), 500):
-        rows = session.execute(
-            select(StoryTerm.key, StoryTerm.df).where(
-                StoryTerm.key.in_(key_list[start : start + 500])
-            )
+        chunk = key_list[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        cursor.execute(
+            _sql(session, f"SELECT key, df FROM story_terms WHERE key IN ({marks})"), chunk
         )
-        for key, n in rows:
+        for key, n in cursor.fetchall():
             if key == TOTAL_KEY:
                 total = n
             else:
@@ -319,18 +324,50 @@ def _count_in(session: Session, weights: dict[str, float]) -> tuple[dict[str, in
 
 
 def _upsert_df(session: Session, keys: Sequence[int], delta: int) -> None:
-    if not keys:
-        return
-    statement = _dialect_insert(session, StoryTerm).on_conflict_do_update(
-        index_elements=[StoryTerm.key], set_={"df": StoryTerm.df + delta}
+    _raw(session).executemany(
+        _sql(
+            session,
+            "INSERT INTO story_terms (key, df) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET df = story_terms.df + ?",
+        ),
+        [(k, max(delta, 0), delta) for k in keys],
     )
-    session.execute(statement, [{"key": k, "df": max(delta, 0)} for k in keys])
 
 
-def _dialect_insert(session: Session, table):  # type: ignore[no-untyped-def]
-    """INSERT with ON CONFLICT, which SQLite and PostgreSQL spell the same way."""
-    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return module.insert(table)
+# The hot statements go to the driver as plain SQL: building them through SQLAlchemy costs more
+# than running them. SQLite and PostgreSQL both spell ON CONFLICT this way; only the parameter
+# marker differs.
+
+
+def _raw(session: Session):  # type: ignore[no-untyped-def]
+    """A DB-API cursor on the session's connection (inside its transaction)."""
+    session.flush()
+    return session.connection().connection.cursor()
+
+
+def _sql(session: Session, statement: str) -> str:
+    if session.get_bind().dialect.paramstyle in ("format", "pyformat"):
+        return statement.replace("?", "%s")
+    return statement
+
+
+_LIMIT = f"LIMIT {POSTINGS_PER_KEY}"
+_IN_WINDOW = (
+    "SELECT article_pk, 0 AS band FROM story_keys WHERE key = ? AND day BETWEEN ? AND ? "
+    f"ORDER BY day DESC, article_pk DESC {_LIMIT}"
+)
+_UNDATED = (
+    "SELECT article_pk, 0 AS band FROM story_keys WHERE key = ? AND day = 0 "
+    f"ORDER BY article_pk DESC {_LIMIT}"
+)
+_ANY_DAY = (
+    "SELECT article_pk, 0 AS band FROM story_keys WHERE key = ? "
+    f"ORDER BY day DESC, article_pk DESC {_LIMIT}"
+)
+_BAND = (
+    "SELECT article_pk, 1 AS band FROM story_keys WHERE key = ? "
+    f"ORDER BY day DESC, article_pk DESC {_LIMIT}"
+)
 
 
 def _find_candidates(
@@ -343,51 +380,24 @@ def _find_candidates(
     exclude: int | None = None,
 ) -> list[_Candidate]:
     """Read a bounded number of index rows per key and keep the articles sharing most keys."""
-    parts: list[tuple[str, dict[str, int]]] = []
-    limit = POSTINGS_PER_KEY
-    for n, key in enumerate(dict.fromkeys(keys)):
-        if day and window is not None:
-            parts.append(
-                (
-                    f"SELECT article_pk, 0 AS band FROM (SELECT article_pk FROM story_keys"
-                    f" WHERE key = :k{n} AND day BETWEEN :lo AND :hi"
-                    f" ORDER BY day DESC, article_pk DESC LIMIT {limit})",
-                    {f"k{n}": key},
-                )
-            )
-            parts.append(
-                (
-                    f"SELECT article_pk, 0 AS band FROM (SELECT article_pk FROM story_keys"
-                    f" WHERE key = :k{n} AND day = 0 ORDER BY article_pk DESC LIMIT {limit})",
-                    {f"k{n}": key},
-                )
-            )
+    windowed = bool(day) and window is not None
+    parts: list[tuple[str, tuple[int, ...]]] = []
+    for key in dict.fromkeys(keys):
+        if windowed:
+            parts.append((_IN_WINDOW, (key, day - window, day + window)))  # type: ignore[operator]
+            parts.append((_UNDATED, (key,)))
         else:
-            parts.append(
-                (
-                    f"SELECT article_pk, 0 AS band FROM (SELECT article_pk FROM story_keys"
-                    f" WHERE key = :k{n} ORDER BY day DESC, article_pk DESC LIMIT {limit})",
-                    {f"k{n}": key},
-                )
-            )
-    for n, key in enumerate(dict.fromkeys(bands)):  # copies can be republished any day later
-        parts.append(
-            (
-                f"SELECT article_pk, 1 AS band FROM (SELECT article_pk FROM story_keys"
-                f" WHERE key = :b{n} ORDER BY day DESC, article_pk DESC LIMIT {limit})",
-                {f"b{n}": key},
-            )
-        )
+            parts.append((_ANY_DAY, (key,)))
+    for key in dict.fromkeys(bands):  # copies can be republished any day later
+        parts.append((_BAND, (key,)))
     hits: Counter[int] = Counter()
     band_hits: set[int] = set()
-    bounds = {"lo": day - (window or 0), "hi": day + (window or 0)}
+    cursor = _raw(session)
     for start in range(0, len(parts), MAX_COMPOUND):
         chunk = parts[start : start + MAX_COMPOUND]
-        params = dict(bounds)
-        for _, p in chunk:
-            params.update(p)
-        sql = " UNION ALL ".join(f"SELECT * FROM ({s})" for s, _ in chunk)
-        for pk, band in session.execute(text(sql), params):
+        sql = " UNION ALL ".join(f"SELECT * FROM ({part})" for part, _ in chunk)
+        cursor.execute(_sql(session, sql), [value for _, values in chunk for value in values])
+        for pk, band in cursor.fetchall():
             if pk == exclude:
                 continue
             hits[pk] += 1
