@@ -218,7 +218,7 @@ def main() -> None:
         rows = session.execute(
             select(Article.origin, Story.id).join(Story, Story.pk == Article.story_pk)
         ).all()
-        counts = dict(
+        counts: dict[str, int] = dict(
             session.execute(
                 text(
                     "SELECT 'keys', count(*) FROM story_keys UNION ALL "

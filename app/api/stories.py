@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Annotated, Literal
 
@@ -131,7 +132,7 @@ def _after(params: StoryParams):  # type: ignore[no-untyped-def]
 
 
 def _summaries(
-    session: Session, stories: list[Story], matching: dict[str, int] | None
+    session: Session, stories: Sequence[Story], matching: dict[str, int] | None
 ) -> list[StorySummary]:
     entities = _top_entities(session, [s.pk for s in stories], LISTED_ENTITIES)
     return [

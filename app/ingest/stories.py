@@ -594,7 +594,7 @@ def recount(session: Session, story_pk: int) -> None:
     ).one()
     titled = session.scalar(counted.where(Article.title.is_not(None)).order_by(Article.pk).limit(1))
     story.article_count, story.first_published, story.last_published = count, first, last
-    story.links, story.link_total = links, link_total
+    story.links, story.link_total = links, float(link_total or 0.0)
     story.title = titled.title if titled else None
 
 

@@ -28,7 +28,8 @@ class ArticleQuery:
     published_to: date | None = None
     sort: Sort = "-published_at"
     limit: int = 20
-    after: tuple[float, int] | None = None  # keyset position: (score or 0, sort key)
+    # Keyset position: (score or 0, sort key, hits shown before it).
+    after: tuple[float, int, int] | None = None
     facets: tuple[FacetName, ...] = ()
     story: str | None = None  # only the articles of this story
     dedupe: bool = False  # one article per story: the first of each in the requested order
@@ -39,7 +40,7 @@ class Hit:
     article_id: str
     score: float | None
     snippet: str | None
-    position: tuple[float, int]  # what a cursor after this hit holds
+    position: tuple[float, int, int]  # what a cursor after this hit holds
 
 
 @dataclass
