@@ -37,6 +37,10 @@ from app.search.base import ArticleQuery, EntityFilter, FacetName, SearchPage, S
 router = APIRouter(prefix="/articles", tags=["articles"])
 
 FACET_NAMES = ("person", "place", "org", "source")
+# The index cannot start a page after a score: a best-match page ranks every match above it
+# again, so its cost grows with its depth. Like Elasticsearch's max_result_window, best-match
+# order ends here (date order, a range query, has no such limit).
+MAX_RELEVANCE_DEPTH = 10_000
 MAX_SHARED_ENTITIES = 10
 # Names separated by commas (and spaces): in the schema, so clients and fuzzers see the rule.
 _FACET = f"(?:{'|'.join(FACET_NAMES)})"
@@ -171,6 +175,10 @@ def _position(cursor: str, params: ArticleParams) -> tuple[float, int, int]:
         raise BadCursor("the cursor is not one this server issued") from None
     if not (0 <= position[1] < 2**63 and 0 <= position[2] <= 1_000_000):
         raise BadCursor("the cursor is out of range")
+    if params.effective_sort() == "relevance" and position[2] >= MAX_RELEVANCE_DEPTH:
+        raise BadCursor(
+            f"best-match order ends after {MAX_RELEVANCE_DEPTH} results; sort by date to go on"
+        )
     return position
 
 

@@ -37,17 +37,17 @@ def expensive_requests(base: str) -> dict[str, str]:
     top = httpx.get(f"{base}/entities", params={"limit": 1}, timeout=60).json()["items"][0]
     many_prefixes = " OR ".join(f"{p}*" for p in PREFIXES.split())
     facets = "person,place,org,source"
-    # A cursor claiming 900,000 results already seen: the relevance page then ranks the top
-    # 900,000 matches. Cursors are not signed, so a client can make one.
+    # A cursor claiming 9,999 results already seen (the deepest best-match page there is):
+    # the page then ranks the top 10,000 matches again. Cursors are not signed.
     params = ArticleParams(q="the", facets="source")
-    deep = cursors.encode([1.0, 1, 900_000], cursors.fingerprint(params))
+    deep = cursors.encode([1.0, 1, 9_999], cursors.fingerprint(params))
     phrases = " OR ".join(f'"{p} the"' for p in ("of", "in", "to", "and", "on", "for"))
     return {
         "29 ORed prefixes, ranked, 4 facets (index)": "/articles?"
         + urlencode({"q": many_prefixes, "facets": facets}),
         "6 ORed common phrases, ranked, 4 facets (index)": "/articles?"
         + urlencode({"q": phrases, "facets": facets}),
-        "deep relevance cursor (index)": "/articles?"
+        "deepest best-match page, 10,000th result (index)": "/articles?"
         + urlencode({"q": "the", "facets": "source", "cursor": deep}),
         f"co-occurrence of the top entity, {top['article_count']} articles (SQLite)": (
             f"/entities/{top['id']}"

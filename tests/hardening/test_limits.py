@@ -165,3 +165,22 @@ def test_search_over_budget_is_503_and_does_not_block_others(tmp_path: Path) -> 
             stuck.release.set()
             app.state.search.backend = real
         assert client.get("/articles").status_code == 200
+
+
+def test_deep_best_match_cursor_is_refused_up_front(seeded_client: TestClient) -> None:
+    from app.api import cursors
+    from app.api.articles import MAX_RELEVANCE_DEPTH, ArticleParams
+
+    def cursor(params: ArticleParams, seen: int) -> str:
+        return cursors.encode([1.0, 1, seen], cursors.fingerprint(params))
+
+    deep = cursor(ArticleParams(q="russia"), 900_000)  # anyone can make one: not signed
+    body = assert_problem(
+        seeded_client.get("/articles", params={"q": "russia", "cursor": deep}), 400
+    )
+    assert "sort by date" in body["detail"]
+    edge = cursor(ArticleParams(q="russia"), MAX_RELEVANCE_DEPTH - 1)
+    assert seeded_client.get("/articles", params={"q": "russia", "cursor": edge}).status_code == 200
+    by_date = cursor(ArticleParams(sort="-published_at"), 900_000)
+    response = seeded_client.get("/articles", params={"sort": "-published_at", "cursor": by_date})
+    assert response.status_code == 200
