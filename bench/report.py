@@ -47,7 +47,9 @@ def ratio(a: float | None, b: float | None) -> str:
     if not a or not b:
         return "–"
     r = a / b
-    return f"{r:.0f}×" if r >= 10 else f"{r:.1f}×"
+    if r >= 10:
+        return f"{r:.0f}×"
+    return f"{r:.1f}×" if r >= 0.1 else f"{r:.2f}×"
 
 
 def datasette_best(row: dict) -> tuple[str, dict] | None:
@@ -286,7 +288,8 @@ def chart(runs: list[dict]) -> None:
             if points:
                 xs, ys = zip(*points, strict=True)
                 style = "--" if cls not in SEARCH_CLASSES else "-"
-                axis.plot(xs, ys, style, marker="o", label=CLASS_LABELS[cls])
+                colour = plt.get_cmap("tab10")(CLASSES.index(cls) % 10)
+                axis.plot(xs, ys, style, marker="o", color=colour, label=CLASS_LABELS[cls])
         if system == "api":
             index = 0 if stat == "p50_ms" else 1
             target_x = list(TARGETS)
