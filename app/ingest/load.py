@@ -94,6 +94,8 @@ def load_articles(session: Session, items: Sequence[Prepared]) -> list[tuple[Art
         session.flush()
         if item.entities is not None:
             touched |= replace_mentions(session, article, item.entities)
+        elif outcome is Outcome.UPDATED:  # old offsets point into the old body: drop them
+            touched |= replace_mentions(session, article, [])
         touched_stories.add(stories.assign(session, article).story_pk)
         results.append((article, outcome))
     refresh_entity_counts(session, touched)

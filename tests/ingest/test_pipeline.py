@@ -102,3 +102,16 @@ def test_index_catches_up_and_rebuilds_without_duplicates(tmp_path: Path) -> Non
     assert index.rebuild() == 3
     assert index.search(ArticleQuery(limit=10)).total == 3
     index.close()
+
+
+def test_bulk_update_drops_mentions_of_the_old_body(tmp_path: Path, extractor) -> None:  # type: ignore[no-untyped-def]
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    engine = migrated_engine(make_settings(tmp_path / "data"))
+    ingest(engine, [corpus], extractor)
+    changed = next(corpus.glob("000_*.txt"))
+    changed.write_text("Short replacement text.\n" + changed.read_text())
+    ingest(engine, [corpus], None)  # --no-extract: entities come later with `extract`
+    with Session(engine) as session:
+        article = session.scalar(select(Article).where(Article.origin.like("%000_%")))
+        assert article is not None and article.mentions == []
