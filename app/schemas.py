@@ -212,7 +212,11 @@ class StoryPage(Schema):
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; null at the end"
     )
-    total: int = Field(description="Number of stories matching, over all pages")
+    total: int = Field(
+        description="Number of stories matching, over all pages (filtered by `q` or entities: "
+        "the first 10,000 are listed, and beyond 10,000 matching articles the count is an "
+        "estimate within a few percent)"
+    )
 
 
 class StoryArticle(ArticleSummary):

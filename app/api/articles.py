@@ -73,7 +73,8 @@ class ArticleParams(BaseModel):
     dedupe: bool = Field(
         False,
         description="One article per story: the first of each story's matching articles in "
-        "the requested order (best match, newest or oldest); `total` then counts stories",
+        "the requested order (best match, newest or oldest); `total` then counts stories "
+        "(beyond 10,000 matching articles, an estimate within a few percent)",
     )
 
     @field_validator("facets")

@@ -79,9 +79,12 @@ def list_stories(
         if entities is None:  # a filter names nothing we have
             return StoryPage(items=[], next_cursor=None, total=0)
         query = ArticleQuery(text=params.q, entities=entities)
-        matching = dict(search.stories(query, limit=FILTERED_STORIES))
+        found, all_matching = search.stories(query, limit=FILTERED_STORIES)
+        matching = dict(found)
         statement = statement.where(Story.id.in_(list(matching)))
     total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    if matching is not None and len(matching) >= FILTERED_STORIES:
+        total = max(total, all_matching)  # more stories match than are listed
     if params.cursor:
         statement = statement.where(_after(params))
     order = (

@@ -60,7 +60,8 @@ class SearchBackend(Protocol):
         """Count committed article changes not yet searchable."""
         ...
 
-    def stories(self, query: ArticleQuery, *, limit: int) -> list[tuple[str, int]]:
+    def stories(self, query: ArticleQuery, *, limit: int) -> tuple[list[tuple[str, int]], int]:
         """List the stories with articles matching the query (text and filters; its sort and
-        page are ignored) and how many match: the most matching first, at most `limit`."""
+        page are ignored) and how many match: the most matching first, at most `limit`; and
+        how many stories match in all (an estimate beyond EXACT_STORY_TOTAL matches)."""
         ...

@@ -220,7 +220,7 @@ class TantivyIndex:
         clauses = [(tantivy.Occur.Must, q) for q in queries if q is not None]
         return tantivy.Query.boolean_query(clauses) if clauses else tantivy.Query.all_query()
 
-    def stories(self, query: ArticleQuery, *, limit: int) -> list[tuple[str, int]]:
+    def stories(self, query: ArticleQuery, *, limit: int) -> tuple[list[tuple[str, int]], int]:
         """List the stories with matching articles, the most matching first (an aggregation
         over the whole match set, inside the index)."""
         searcher = self.index.searcher()
@@ -234,7 +234,9 @@ class TantivyIndex:
         matching = self._and([text_query, *self._filters(query)])
         request = {"story": {"terms": {"field": "story", "size": limit}}}
         buckets = searcher.aggregate(matching, request)["story"]["buckets"]
-        return [(b["key"], b["doc_count"]) for b in buckets if not b["key"].startswith(NO_STORY)]
+        found = [(b["key"], b["doc_count"]) for b in buckets if not b["key"].startswith(NO_STORY)]
+        total = len(buckets) if len(buckets) < limit else self._story_total(searcher, matching)
+        return found, total
 
     def _filters(self, query: ArticleQuery) -> list[tantivy.Query]:
         filters = []
