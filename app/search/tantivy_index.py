@@ -195,14 +195,7 @@ class TantivyIndex:
     def search(self, query: ArticleQuery) -> SearchPage:
         """Run a query with its filters, sort, keyset page and facets, all inside the index."""
         searcher = self.index.searcher()
-        text_query = (
-            build_query(
-                query.text, schema=self.schema, analyzer=self.analyzer, field_boosts=FIELD_BOOSTS
-            )
-            if query.text
-            else None
-        )
-        matching = self._and([text_query, *self._filters(query)])
+        text_query, matching = self._matching(query)
         relevance = query.sort == "relevance" and text_query is not None
         if query.dedupe:
             ranked = self._best_once if relevance else self._first_once
@@ -216,6 +209,17 @@ class TantivyIndex:
         facets = self._facets(searcher, matching, query.facets) if query.facets else {}
         return SearchPage(hits=hits, total=total, has_more=has_more, facets=facets)
 
+    def _matching(self, query: ArticleQuery) -> tuple[tantivy.Query | None, tantivy.Query]:
+        """Build the text query (None without text) and the full query with every filter."""
+        text_query = (
+            build_query(
+                query.text, schema=self.schema, analyzer=self.analyzer, field_boosts=FIELD_BOOSTS
+            )
+            if query.text
+            else None
+        )
+        return text_query, self._and([text_query, *self._filters(query)])
+
     def _and(self, queries: Iterable[tantivy.Query | None]) -> tantivy.Query:
         clauses = [(tantivy.Occur.Must, q) for q in queries if q is not None]
         return tantivy.Query.boolean_query(clauses) if clauses else tantivy.Query.all_query()
@@ -224,14 +228,7 @@ class TantivyIndex:
         """List the stories with matching articles, the most matching first (an aggregation
         over the whole match set, inside the index)."""
         searcher = self.index.searcher()
-        text_query = (
-            build_query(
-                query.text, schema=self.schema, analyzer=self.analyzer, field_boosts=FIELD_BOOSTS
-            )
-            if query.text
-            else None
-        )
-        matching = self._and([text_query, *self._filters(query)])
+        _, matching = self._matching(query)
         request = {"story": {"terms": {"field": "story", "size": limit}}}
         buckets = searcher.aggregate(matching, request)["story"]["buckets"]
         found = [(b["key"], b["doc_count"]) for b in buckets if not b["key"].startswith(NO_STORY)]
