@@ -17,7 +17,7 @@ from app.ingest.parse import ParseError, normalise_text, parse_article, parse_da
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
 # Headline, published, source and author from the hand-made reference
-# (/work/shared/gold/seed_entities.json), plus the metadata text each raw file carries.
+# (shared/gold/seed_entities.json beside the repo), plus the metadata text each raw file carries.
 SEED_GOLD: dict[str, dict[str, Any]] = {
     "000_d02d653c8f4c463b.txt": {
         "title": None,
