@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -127,6 +129,16 @@ def reindex() -> None:
         index.close()
 
 
+@contextmanager
+def _progress_over_articles(engine: Engine, label: str) -> Iterator[Callable[[int], None]]:
+    """Show a progress bar over every article; yield the callback that advances it."""
+    with Session(engine) as session:
+        total = session.scalar(select(func.count()).select_from(Article)) or 0
+    with Progress(transient=True) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda n: progress.advance(task, n)
+
+
 @cli.command()
 def extract() -> None:
     """Find the entities of every article again (after a model or alias-table change)."""
@@ -134,15 +146,8 @@ def extract() -> None:
 
     settings = get_settings()
     engine = _ready_engine(settings)
-    with Session(engine) as session:
-        total = session.scalar(select(func.count()).select_from(Article)) or 0
-    with Progress(transient=True) as progress:
-        task = progress.add_task("extracting", total=total)
-        done = reextract(
-            engine=engine,
-            extractor=load_extractor(settings),
-            on_progress=lambda n: progress.advance(task, n),
-        )
+    with _progress_over_articles(engine, "extracting") as advance:
+        done = reextract(engine=engine, extractor=load_extractor(settings), on_progress=advance)
     typer.echo(f"extracted entities of {done} articles")
     _catch_up_index(settings, engine)
 
@@ -156,13 +161,8 @@ def restory_command(
 
     settings = get_settings()
     engine = _ready_engine(settings)
-    with Session(engine) as session:
-        total = session.scalar(select(func.count()).select_from(Article)) or 0
-    with Progress(transient=True) as progress:
-        task = progress.add_task("restorying", total=total)
-        report = restory(
-            engine, batch_size=batch_size, on_progress=lambda n: progress.advance(task, n)
-        )
+    with _progress_over_articles(engine, "restorying") as advance:
+        report = restory(engine, batch_size=batch_size, on_progress=advance)
     typer.echo(
         f"{report.articles} articles in {report.stories} stories; {report.moved} changed story"
     )
