@@ -1,26 +1,33 @@
 """Write parsed articles and their entities to the database: the only place records are written.
 
-Helpers here flush and never commit: the caller's transaction decides.
+Helpers here flush and never commit: the caller's transaction decides. Rows are written in
+batches (one multi-row INSERT for new articles, one executemany for mentions and names), since
+a bulk load of a million files cannot afford a unit-of-work flush per article.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from app.ingest import stories
 from app.ingest.parse import ParsedArticle
-from app.models import Article, Entity, EntityName, Mention
+from app.ingest.stories import driver_sql, raw_cursor
+from app.models import Article, Entity, Mention
 
 if TYPE_CHECKING:  # spaCy loads slowly: only the extractor's users import it
     from app.ingest.entities import FoundEntity
+
+CHUNK = 500  # values per IN (...) list: well under every driver's limit on parameters
+_T = TypeVar("_T")
 
 
 class Outcome(StrEnum):
@@ -55,151 +62,274 @@ def fold(name: str) -> str:
     return " ".join(words[1:] if len(words) > 1 and words[0] == "the" else words)
 
 
+def chunks(items: Sequence[_T], size: int = CHUNK) -> Iterator[Sequence[_T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
 def known_hashes(session: Session, origins: Iterable[str]) -> dict[str, str]:
     """Map each already-loaded origin to its content hash."""
-    rows = session.execute(
-        select(Article.origin, Article.content_hash).where(Article.origin.in_(list(origins)))
-    )
-    return {origin: digest for origin, digest in rows}
-
-
-def load_articles(session: Session, items: Sequence[Prepared]) -> list[tuple[Article, Outcome]]:
-    """Insert new articles, update changed ones, skip unchanged ones; give each a new seq and
-    a story (app.ingest.stories), one article after the other, in order."""
-    existing = {
-        a.origin: a
-        for a in session.scalars(
-            select(Article).where(Article.origin.in_([i.origin for i in items]))
+    known: dict[str, str] = {}
+    for chunk in chunks(list(origins)):
+        rows = session.execute(
+            select(Article.origin, Article.content_hash).where(Article.origin.in_(chunk))
         )
-    }
-    next_seq = (session.scalar(select(func.max(Article.seq))) or 0) + 1
-    now = datetime.now(UTC).replace(tzinfo=None)
-    touched: set[int] = set()
-    touched_stories: set[int | None] = set()
+        known.update((origin, digest) for origin, digest in rows)
+    return known
+
+
+def next_seq(session: Session) -> int:
+    return (session.scalar(select(func.max(Article.seq))) or 0) + 1
+
+
+# -- articles ------------------------------------------------------------------------------
+
+
+def load_articles(
+    session: Session, items: Sequence[Prepared], *, assign_stories: bool = True
+) -> list[tuple[str, Outcome]]:
+    """Insert new articles, update changed ones, skip unchanged ones; return (id, outcome) per
+    item. Each written article gets a new seq, in item order, then its mentions (if extracted)
+    and, with `assign_stories`, a story (app.ingest.stories), one article after the other.
+    Without it, new and changed articles wait without a story for `stories.restory`."""
+    known = known_hashes(session, [i.origin for i in items])
+    planned: dict[str, Prepared] = {}  # origin -> the content to write (the last one wins)
     results = []
     for item in items:
-        article = existing.get(item.origin)
-        if article is not None and article.content_hash == item.content_hash:
-            results.append((article, Outcome.UNCHANGED))
+        before = planned[item.origin].content_hash if item.origin in planned else None
+        before = before or known.get(item.origin)
+        if before == item.content_hash:
+            results.append((stable_id(item.origin), Outcome.UNCHANGED))
             continue
-        outcome = Outcome.UPDATED if article is not None else Outcome.LOADED
-        if article is None:
-            article = Article(id=stable_id(item.origin), origin=item.origin, ingested_at=now)
-            session.add(article)
-            existing[item.origin] = article
-        else:  # out of its story while it still has its old text and mentions
-            touched_stories.add(stories.detach(session, article))
-        _fill(article, item, seq=next_seq, now=now)
-        next_seq += 1
-        session.flush()
-        if item.entities is not None:
-            touched |= replace_mentions(session, article, item.entities)
-        elif outcome is Outcome.UPDATED:  # old offsets point into the old body: drop them
-            touched |= replace_mentions(session, article, [])
-        touched_stories.add(stories.assign(session, article).story_pk)
-        results.append((article, outcome))
-    refresh_entity_counts(session, touched)
-    stories.refresh_stories(session, touched_stories)
+        outcome = Outcome.LOADED if before is None else Outcome.UPDATED
+        results.append((stable_id(item.origin), outcome))
+        planned.pop(item.origin, None)  # re-inserted: its seq follows the latest content
+        planned[item.origin] = item
+    if planned:
+        _write(session, list(planned.values()), known, assign_stories=assign_stories)
     return results
 
 
-def _fill(article: Article, item: Prepared, *, seq: int, now: datetime) -> None:
+def _write(
+    session: Session, items: list[Prepared], known: dict[str, str], *, assign_stories: bool
+) -> None:
+    now = datetime.now(UTC).replace(tzinfo=None)
+    first = next_seq(session)
+    seq = {item.origin: first + n for n, item in enumerate(items)}
+    old = _articles(session, Article.origin, [i.origin for i in items if i.origin in known])
+    touched_stories: set[int | None] = set()
+    for item in (i for i in items if i.origin in known):
+        article = old[item.origin]
+        touched_stories.add(_refill(session, article, item, seq[item.origin], now, assign_stories))
+    session.flush()
+    pks = {origin: article.pk for origin, article in old.items()}
+    pks |= _insert(session, [i for i in items if i.origin not in known], seq, now)
+    found = {pks[i.origin]: i.entities for i in items if i.entities is not None}
+    # An updated article's old offsets point into its old body: drop them even without entities.
+    found |= {pks[i.origin]: [] for i in items if i.origin in old and i.entities is None}
+    touched = replace_mentions(session, found)
+    if assign_stories:
+        touched_stories |= _assign(session, [pks[i.origin] for i in items])
+    drop_unmentioned(session, touched)
+    stories.refresh_stories(session, touched_stories)
+
+
+def _refill(
+    session: Session,
+    article: Article,
+    item: Prepared,
+    seq: int,
+    now: datetime,
+    assign_stories: bool,
+) -> int | None:
+    """Give a changed article its new content; it leaves its story first, while it still has
+    its old text. Return the story it left."""
+    left = stories.detach(session, article)
+    if not assign_stories:  # it waits for the later pass, like a new article
+        article.story_pk = article.duplicate_of_pk = None
+    for column, value in _row(item, seq, now).items():
+        if column not in ("id", "origin"):
+            setattr(article, column, value)
+    return left
+
+
+def _articles(session: Session, column: Any, values: list[Any]) -> dict[Any, Article]:
+    """Load articles as ORM objects by a unique column, a chunk of values at a time."""
+    found: dict[Any, Article] = {}
+    for chunk in chunks(values):
+        for article in session.scalars(select(Article).where(column.in_(chunk))):
+            found[getattr(article, column.key)] = article
+    return found
+
+
+def _insert(
+    session: Session, items: list[Prepared], seq: dict[str, int], now: datetime
+) -> dict[str, int]:
+    """Insert new articles in one multi-row statement; map each origin to its pk."""
+    if not items:
+        return {}
+    rows = [
+        _row(i, seq[i.origin], now)
+        | {"id": stable_id(i.origin), "origin": i.origin, "ingested_at": now}
+        for i in items
+    ]
+    statement = insert(Article).returning(Article.pk, sort_by_parameter_order=True)
+    pks = session.scalars(statement, rows).all()
+    return dict(zip((i.origin for i in items), pks, strict=True))
+
+
+def _row(item: Prepared, seq: int, now: datetime) -> dict[str, Any]:
     parsed = item.parsed
-    article.title = parsed.title
-    article.body = parsed.body
-    article.source = parsed.source
-    article.author = parsed.author
-    article.published_at = parsed.published_at
-    article.credits = list(parsed.credits)
-    article.photo_credit = parsed.photo_credit
-    article.url = item.url
-    article.content_hash = item.content_hash
-    article.word_count = len(parsed.body.split())
-    article.updated_at = now
-    article.seq = seq
+    return {
+        "title": parsed.title,
+        "body": parsed.body,
+        "source": parsed.source,
+        "author": parsed.author,
+        "published_at": parsed.published_at,
+        "credits": list(parsed.credits),
+        "photo_credit": parsed.photo_credit,
+        "url": item.url,
+        "content_hash": item.content_hash,
+        "word_count": len(parsed.body.split()),
+        "updated_at": now,
+        "seq": seq,
+    }
+
+
+def _assign(session: Session, pks: list[int]) -> set[int | None]:
+    """Give each article a story, in order (each one's decision sees the ones before)."""
+    articles = _articles(session, Article.pk, pks)
+    return {stories.assign(session, articles[pk]).story_pk for pk in pks}
+
+
+# -- entities ------------------------------------------------------------------------------
 
 
 def replace_entities(session: Session, found: dict[int, list[FoundEntity]]) -> None:
     """Give articles (by pk) newly extracted entities, and new seqs so the index sees them."""
-    next_seq = (session.scalar(select(func.max(Article.seq))) or 0) + 1
-    touched: set[int] = set()
-    touched_stories: set[int | None] = set()
-    for article in session.scalars(
-        select(Article).where(Article.pk.in_(found)).order_by(Article.pk)
-    ):
-        touched |= replace_mentions(session, article, found[article.pk])
-        touched_stories.add(article.story_pk)
-        article.seq = next_seq
-        next_seq += 1
-    refresh_entity_counts(session, touched)
+    rows = session.execute(
+        select(Article.pk, Article.story_pk).where(Article.pk.in_(found)).order_by(Article.pk)
+    ).all()
+    touched = replace_mentions(session, {pk: found[pk] for pk, _ in rows})
+    first = next_seq(session)
+    raw_cursor(session).executemany(
+        driver_sql(session, "UPDATE articles SET seq = ? WHERE pk = ?"),
+        [(first + n, pk) for n, (pk, _) in enumerate(rows)],
+    )
+    drop_unmentioned(session, touched)
     # Stories keep their articles (`newscorpus restory` regroups with the new entities); only
     # their top entities are recounted.
-    stories.refresh_stories(session, touched_stories)
+    stories.refresh_stories(session, {story_pk for _, story_pk in rows})
 
 
-def replace_mentions(session: Session, article: Article, found: Sequence[FoundEntity]) -> set[int]:
-    """Swap an article's mentions for newly found ones; return the entity pks whose counts moved."""
-    before = set(session.scalars(select(Mention.entity_pk).where(Mention.article_pk == article.pk)))
-    session.execute(delete(Mention).where(Mention.article_pk == article.pk))
-    entities = upsert_entities(session, found)
-    session.add_all(
-        Mention(
-            article_pk=article.pk,
-            entity_pk=entities[f.key].pk,
-            text=m.text[:512],
-            start=m.start,
-            end=m.end,
-        )
-        for f in found
+def replace_mentions(session: Session, found: Mapping[int, Sequence[FoundEntity]]) -> set[int]:
+    """Swap the mentions of articles (by pk) for newly found ones and move the entity counts by
+    the difference; return the entity pks touched (`drop_unmentioned` tidies them up)."""
+    if not found:
+        return set()
+    pks = list(found)
+    old_articles, old_mentions = _counts_of(session, pks)
+    for chunk in chunks(pks):
+        session.execute(delete(Mention).where(Mention.article_pk.in_(chunk)))
+    entities = upsert_entities(session, [f for article in found.values() for f in article])
+    rows = [
+        (pk, entities[f.key], m.text[:512], m.start, m.end)
+        for pk, article in found.items()
+        for f in article
         for m in f.mentions
+    ]
+    raw_cursor(session).executemany(
+        driver_sql(
+            session,
+            'INSERT INTO mentions (article_pk, entity_pk, text, start, "end") '
+            "VALUES (?, ?, ?, ?, ?)",
+        ),
+        rows,
     )
-    session.flush()
-    session.expire(article, ["mentions"])
-    return before | {e.pk for e in entities.values()}
+    articles = Counter(entity for _, entity in {(row[0], row[1]) for row in rows})
+    articles.subtract(old_articles)
+    mentions = Counter(row[1] for row in rows)
+    mentions.subtract(old_mentions)
+    _move_counts(session, articles, mentions)
+    session.expire_all()  # ORM copies of these articles and entities hold stale mentions, counts
+    return set(old_articles) | set(entities.values())
 
 
-def upsert_entities(session: Session, found: Sequence[FoundEntity]) -> dict[str, Entity]:
-    """Get or create the entity of each key, and record every name it goes by."""
-    keys = {f.key for f in found}
-    entities = {e.key: e for e in session.scalars(select(Entity).where(Entity.key.in_(keys)))}
+def _counts_of(session: Session, pks: list[int]) -> tuple[Counter[int], Counter[int]]:
+    """Count, per entity, the articles and the mentions among these articles' mentions."""
+    articles: Counter[int] = Counter()
+    mentions: Counter[int] = Counter()
+    for chunk in chunks(pks):  # disjoint sets of articles: the distinct counts add up
+        rows = session.execute(
+            select(Mention.entity_pk, func.count(func.distinct(Mention.article_pk)), func.count())
+            .where(Mention.article_pk.in_(chunk))
+            .group_by(Mention.entity_pk)
+        )
+        for entity_pk, n_articles, n_mentions in rows:
+            articles[entity_pk] += n_articles
+            mentions[entity_pk] += n_mentions
+    return articles, mentions
+
+
+def _move_counts(session: Session, articles: Counter[int], mentions: Counter[int]) -> None:
+    """Add the differences to the counts kept on the entity rows: a recount would read every
+    mention of an entity named in a third of the corpus, once per batch."""
+    moves = [
+        (articles[pk], mentions[pk], pk)
+        for pk in sorted(articles.keys() | mentions.keys())
+        if articles[pk] or mentions[pk]
+    ]
+    raw_cursor(session).executemany(
+        driver_sql(
+            session,
+            "UPDATE entities SET article_count = article_count + ?, "
+            "mention_count = mention_count + ? WHERE pk = ?",
+        ),
+        moves,
+    )
+
+
+def upsert_entities(session: Session, found: Sequence[FoundEntity]) -> dict[str, int]:
+    """Get or create the entity of each key (the first one found names it), record every name
+    it goes by, and return the pk of each key."""
+    first: dict[str, FoundEntity] = {}
     for f in found:
-        entity = entities.get(f.key)
-        if entity is None:
-            entity = Entity(id=stable_id(f.key), key=f.key, name=f.name, type=f.type)
-            session.add(entity)
-            entities[f.key] = entity
-        _add_names(entity, {f.name, *f.aliases, *(m.text for m in f.mentions)})
-    session.flush()
-    return entities
-
-
-def _add_names(entity: Entity, names: Iterable[str]) -> None:
-    have = {n.name for n in entity.names}
-    for name in sorted(n.strip()[:512] for n in names):
-        if name and name not in have:
-            entity.names.append(EntityName(name=name, folded=fold(name)))
-            have.add(name)
-
-
-def refresh_entity_counts(session: Session, entity_pks: set[int]) -> None:
-    """Recount articles and mentions of the given entities (kept on the row for fast listing)."""
-    if not entity_pks:
-        return
-    articles = (
-        select(func.count(func.distinct(Mention.article_pk)))
-        .where(Mention.entity_pk == Entity.pk)
-        .scalar_subquery()
+        first.setdefault(f.key, f)
+    pks: dict[str, int] = {}
+    for chunk in chunks(list(first)):
+        rows = session.execute(select(Entity.key, Entity.pk).where(Entity.key.in_(chunk)))
+        pks.update((key, pk) for key, pk in rows)
+    new = [f for key, f in first.items() if key not in pks]
+    if new:
+        rows = [
+            {"id": stable_id(f.key), "key": f.key, "name": f.name, "type": f.type}
+            | {"article_count": 0, "mention_count": 0}
+            for f in new
+        ]
+        statement = insert(Entity).returning(Entity.pk, sort_by_parameter_order=True)
+        pks.update(zip((f.key for f in new), session.scalars(statement, rows).all(), strict=True))
+    names = sorted({(pks[f.key], name) for f in found for name in _names(f)})
+    raw_cursor(session).executemany(
+        driver_sql(
+            session,
+            "INSERT INTO entity_names (entity_pk, name, folded) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",  # a name it already goes by
+        ),
+        [(pk, name, fold(name)) for pk, name in names],
     )
-    mentions = select(func.count()).where(Mention.entity_pk == Entity.pk).scalar_subquery()
-    session.execute(
-        update(Entity)
-        .where(Entity.pk.in_(entity_pks))
-        .values(article_count=articles, mention_count=mentions)
-        .execution_options(synchronize_session=False)
-    )
-    # An entity no article mentions any more (after re-extraction) is gone.
-    session.execute(
-        delete(Entity)
-        .where(Entity.pk.in_(entity_pks), Entity.article_count == 0)
-        .execution_options(synchronize_session=False)
-    )
+    return pks
+
+
+def _names(found: FoundEntity) -> set[str]:
+    names = {found.name, *found.aliases, *(m.text for m in found.mentions)}
+    return {n.strip()[:512] for n in names} - {""}
+
+
+def drop_unmentioned(session: Session, entity_pks: Iterable[int]) -> None:
+    """Delete the entities no article mentions any more (after re-extraction or an update)."""
+    for chunk in chunks(sorted(entity_pks)):
+        session.execute(
+            delete(Entity)
+            .where(Entity.pk.in_(chunk), Entity.article_count <= 0)
+            .execution_options(synchronize_session=False)
+        )

@@ -52,14 +52,22 @@ def ingest_files(
     engine: Engine,
     extractor: EntityExtractor | None,
     max_bytes: int,
+    assign_stories: bool = True,
     on_progress: Callable[[int], None] = lambda n: None,
 ) -> IngestReport:
-    """Ingest (path, key) pairs from `iter_article_files`; bad files are reported, not fatal."""
+    """Ingest (path, key) pairs from `iter_article_files`; bad files are reported, not fatal.
+    Without `assign_stories` (bulk loads) articles wait for `stories.restory` to get a story."""
     report = IngestReport()
     files = iter(files)
     while batch := list(islice(files, BATCH_SIZE)):
         prepared = list(_prepare(batch, report, max_bytes=max_bytes))
-        _load_batch(prepared, engine=engine, extractor=extractor, report=report)
+        _load_batch(
+            prepared,
+            engine=engine,
+            extractor=extractor,
+            assign_stories=assign_stories,
+            report=report,
+        )
         on_progress(len(batch))
     return report
 
@@ -81,6 +89,7 @@ def _load_batch(
     *,
     engine: Engine,
     extractor: EntityExtractor | None,
+    assign_stories: bool,
     report: IngestReport,
 ) -> None:
     with Session(engine) as session:
@@ -96,7 +105,7 @@ def _load_batch(
         for item, entities in zip(changed, found, strict=True):
             item.entities = entities
     with write_session(engine) as session:
-        for _, outcome in load_articles(session, changed):
+        for _, outcome in load_articles(session, changed, assign_stories=assign_stories):
             report.counts[outcome] += 1
 
 
@@ -118,8 +127,7 @@ def ingest_article(
     if extractor is not None:
         item.entities = extractor.extract([parsed])[0]
     with write_session(engine) as session:
-        article, outcome = load_articles(session, [item])[0]
-        return article.id, outcome
+        return load_articles(session, [item])[0]
 
 
 def load_extractor(settings: Settings) -> EntityExtractor:

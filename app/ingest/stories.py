@@ -246,9 +246,9 @@ class Decision:
 
 def body_entities(session: Session, article_pk: int) -> dict[str, int]:
     """Map each entity the article names in its body (not byline or source) to its mentions."""
-    cursor = _raw(session)
+    cursor = raw_cursor(session)
     cursor.execute(
-        _sql(
+        driver_sql(
             session,
             "SELECT e.id, count(*) FROM mentions m JOIN entities e ON e.pk = m.entity_pk "
             "WHERE m.article_pk = ? AND m.start IS NOT NULL GROUP BY e.id",
@@ -288,8 +288,8 @@ def assign(session: Session, article: Article) -> Decision:
         )
     )
     # Idempotent: a row left by an interrupted run is the same row.
-    _raw(session).executemany(
-        _sql(
+    raw_cursor(session).executemany(
+        driver_sql(
             session,
             "INSERT INTO story_keys (key, day, article_pk) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
         ),
@@ -308,12 +308,12 @@ def _count_in(session: Session, weights: dict[str, float]) -> tuple[dict[str, in
     _upsert_df(session, key_list, +1)
     df: dict[str, int] = {}
     total = 1
-    cursor = _raw(session)
+    cursor = raw_cursor(session)
     for start in range(0, len(key_list), 500):
         chunk = key_list[start : start + 500]
         marks = ", ".join("?" * len(chunk))
         cursor.execute(
-            _sql(session, f"SELECT key, df FROM story_terms WHERE key IN ({marks})"), chunk
+            driver_sql(session, f"SELECT key, df FROM story_terms WHERE key IN ({marks})"), chunk
         )
         for key, n in cursor.fetchall():
             if key == TOTAL_KEY:
@@ -324,8 +324,8 @@ def _count_in(session: Session, weights: dict[str, float]) -> tuple[dict[str, in
 
 
 def _upsert_df(session: Session, keys: Sequence[int], delta: int) -> None:
-    _raw(session).executemany(
-        _sql(
+    raw_cursor(session).executemany(
+        driver_sql(
             session,
             "INSERT INTO story_terms (key, df) VALUES (?, ?) "
             "ON CONFLICT (key) DO UPDATE SET df = story_terms.df + ?",
@@ -339,13 +339,13 @@ def _upsert_df(session: Session, keys: Sequence[int], delta: int) -> None:
 # marker differs.
 
 
-def _raw(session: Session):  # type: ignore[no-untyped-def]
+def raw_cursor(session: Session):  # type: ignore[no-untyped-def]
     """A DB-API cursor on the session's connection (inside its transaction)."""
     session.flush()
     return session.connection().connection.cursor()
 
 
-def _sql(session: Session, statement: str) -> str:
+def driver_sql(session: Session, statement: str) -> str:
     if session.get_bind().dialect.paramstyle in ("format", "pyformat"):
         return statement.replace("?", "%s")
     return statement
@@ -392,11 +392,11 @@ def _find_candidates(
         parts.append((_BAND, (key,)))
     hits: Counter[int] = Counter()
     band_hits: set[int] = set()
-    cursor = _raw(session)
+    cursor = raw_cursor(session)
     for start in range(0, len(parts), MAX_COMPOUND):
         chunk = parts[start : start + MAX_COMPOUND]
         sql = " UNION ALL ".join(f"SELECT * FROM ({part})" for part, _ in chunk)
-        cursor.execute(_sql(session, sql), [value for _, values in chunk for value in values])
+        cursor.execute(driver_sql(session, sql), [value for _, values in chunk for value in values])
         for pk, band in cursor.fetchall():
             if pk == exclude:
                 continue
