@@ -37,7 +37,7 @@ class ArticleQuery:
 
 @dataclass
 class Hit:
-    article_id: str
+    article_pk: int  # the articles table's primary key
     score: float | None
     snippet: str | None
     position: tuple[float, int, int]  # what a cursor after this hit holds
@@ -49,11 +49,14 @@ class SearchPage:
     total: int
     has_more: bool
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    total_estimated: bool = False  # total extrapolated from a sample of a huge match set
+    facets_estimated: bool = False  # facet counts scaled up from a sample of the matches
 
 
 class SearchBackend(Protocol):
     def search(self, query: ArticleQuery) -> SearchPage:
-        """Run a query with its filters, sort, keyset page and facets."""
+        """Run a query with its filters, sort, keyset page and facets. Hits carry article pks
+        (the caller loads the rows); a total or facets taken from a sample say so."""
         ...
 
     def lag(self) -> int:

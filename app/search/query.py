@@ -241,6 +241,31 @@ def to_tantivy(
     raise TypeError(f"not a query node: {node!r}")
 
 
+def highlight_needles(node: Node | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """What to look for in a lower-cased body to find where the matches start: each positive
+    phrase's terms joined by a space, and each positive term (stems and prefixes are, mostly,
+    beginnings of the words they match). Excluded terms are never highlighted."""
+    phrases: list[str] = []
+    words: list[str] = []
+
+    def collect(child: Node) -> None:
+        match child:
+            case Terms(terms):
+                words.extend(term for _, term in terms)
+                if len(terms) > 1:
+                    phrases.append(" ".join(term for _, term in terms))
+            case Or(children):
+                for c in children:
+                    collect(c)
+            case And(must, _):
+                for c in must:
+                    collect(c)
+
+    if node is not None:
+        collect(node)
+    return tuple(phrases), tuple(dict.fromkeys(words))
+
+
 def build_query(
     text: str,
     *,

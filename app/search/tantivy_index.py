@@ -7,35 +7,63 @@ re-indexes a few articles (delete-then-add by id: never a duplicate).
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import logging
+import math
 import os
+import re
 import shutil
 import threading
+import time
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path
+from typing import NamedTuple
 
 import tantivy
-from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Engine, Row, func, select
 
-from app.models import Article, Mention
+from app.models import Article, Entity, Mention, Story
 from app.search.base import ENTITY_TYPES, ArticleQuery, Hit, SearchPage
-from app.search.query import FIELD_BOOSTS, build_query, english_analyzer
+from app.search.query import (
+    FIELD_BOOSTS,
+    Node,
+    english_analyzer,
+    highlight_needles,
+    parse,
+    to_tantivy,
+)
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2  # bump when the schema changes: the index is then rebuilt from the database
+SCHEMA_VERSION = 3  # bump when the schema changes: the index is then rebuilt from the database
 DAY_SHIFT = 40  # sort key = day ordinal << 40 | article pk: unique, and ordered by date first
+PK_MASK = (1 << DAY_SHIFT) - 1
 SNIPPET_CHARS = 240
+# Snippets are cut from this much of the body around the first match: the generator
+# re-analyses and scores all the text it is given, so a whole 5 KB body costs several times more.
+SNIPPET_WINDOW = 2_000
+SNIPPET_LEAD = 200  # of the window, before the first match
 FACET_SIZE = 10
+SAMPLE_BUCKETS = 64  # every document is in one bucket (a hash of its pk): uniform samples
+FACET_EXACT_MATCHES = 50_000  # facets over more matches than this are counted on a sample
+FACET_SAMPLE_TARGET = 20_000  # about this many matches in that sample
 RELEVANCE_SLACK = 16  # extra hits fetched so equal scores at a page edge are ordered stably
 DEDUPE_WINDOW = 200  # hits read at a time while collapsing a result to one article per story
 DEDUPE_ROUNDS = 50  # windows read at most for one page (only huge stories need more than one)
 EXACT_STORY_TOTAL = 10_000  # matches up to which a deduplicated total is counted exactly
 NO_STORY = "article:"  # story field of an article not yet in a story: a story of its own
+READ_BATCH = 5_000  # articles read from the database at a time while indexing
+# A commit flushes segments and makes them searchable; each one costs about as much as
+# indexing a thousand documents, so a big catch-up commits seldom (the watermark follows).
+COMMIT_EVERY = 50_000
+COMMIT_SECONDS = 5.0
+WRITER_HEAP = 256_000_000
+WRITER_THREADS = 2
+_U64 = (1 << 64) - 1
 
 
 def sort_key(published_at: date | None, pk: int) -> int:
@@ -44,18 +72,41 @@ def sort_key(published_at: date | None, pk: int) -> int:
     return (day << DAY_SHIFT) | pk
 
 
+def sample_bucket(pk: int) -> int:
+    """The sample bucket of an article: splitmix64 of its pk, so buckets are uniform even
+    though pks are consecutive and correlate with dates."""
+    z = (pk + 0x9E3779B97F4A7C15) & _U64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _U64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _U64
+    return (z ^ (z >> 31)) % SAMPLE_BUCKETS
+
+
+def story_key(story: str) -> int:
+    """A story id as a number, readable as a fast field (string ones are not, in tantivy-py);
+    63 bits, so collisions are negligible and it fits an i64."""
+    return int.from_bytes(hashlib.blake2b(story.encode(), digest_size=8).digest()) >> 1
+
+
 def _build_schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_text_field("id", stored=True, tokenizer_name="raw")
-    builder.add_text_field("title", stored=True, tokenizer_name="en_stem")
-    builder.add_text_field("body", stored=True, tokenizer_name="en_stem")
+    builder.add_text_field("title", tokenizer_name="en_stem")
+    builder.add_text_field("body", stored=True, tokenizer_name="en_stem")  # for snippets
     for name in ("source", *ENTITY_TYPES):
         builder.add_text_field(name, fast=True, tokenizer_name="raw", index_option="basic")
-    builder.add_text_field(
-        "story", stored=True, fast=True, tokenizer_name="raw", index_option="basic"
-    )
-    builder.add_integer_field("sort_key", fast=True, indexed=True)
+    builder.add_text_field("story", fast=True, tokenizer_name="raw", index_option="basic")
+    for name in ("story_key", "sort_key", "sample"):
+        builder.add_integer_field(name, fast=True, indexed=True)
     return builder.build()
+
+
+class _Ranked(NamedTuple):
+    """One page of hits (with their addresses, for snippets), the total, and the matches."""
+
+    hits: list[tuple[Hit, tantivy.DocAddress]]
+    total: int
+    has_more: bool
+    matches: int  # articles matching (total counts stories when deduplicating)
 
 
 class IndexBusy(RuntimeError):
@@ -111,28 +162,40 @@ class TantivyIndex:
     def _acquire_writer(self) -> tantivy.IndexWriter:
         if self._writer is None:
             try:
-                self._writer = self.index.writer(heap_size=128_000_000, num_threads=1)
+                self._writer = self.index.writer(heap_size=WRITER_HEAP, num_threads=WRITER_THREADS)
             except ValueError as error:
                 if "LockBusy" in str(error):
                     raise IndexBusy("the index is being written by another process") from None
                 raise
         return self._writer
 
-    def catch_up(self, *, batch_size: int = 1000) -> int:
-        """Index every article changed since the watermark; return how many were indexed."""
+    def catch_up(self, *, batch_size: int = READ_BATCH, commit_every: int = COMMIT_EVERY) -> int:
+        """Index every article changed since the watermark; return how many were indexed.
+        Commits every `commit_every` articles or COMMIT_SECONDS, and at the end; the watermark
+        moves only after a commit."""
         with self._write_lock:
             writer = self._acquire_writer()
-            done = 0
-            while batch := self._changed_since(self.watermark, batch_size):
-                for article in batch:
-                    writer.delete_documents_by_term("id", article.id)
-                    writer.add_document(self._document(article))
-                writer.commit()
-                self._save_watermark(batch[-1].seq)
-                done += len(batch)
+            seq = self.watermark
+            done = pending = 0
+            last_commit = time.monotonic()
+            while batch := self._changed_since(seq, batch_size):
+                for row, entities in batch:
+                    writer.delete_documents_by_term("id", row.id)  # an update replaces it
+                    writer.add_document(self._document(row, entities))
+                seq, pending = batch[-1][0].seq, pending + len(batch)
+                if pending >= commit_every or time.monotonic() - last_commit >= COMMIT_SECONDS:
+                    done, pending = self._commit(writer, seq, done + pending), 0
+                    last_commit = time.monotonic()
+            if pending:
+                done = self._commit(writer, seq, done + pending)
             if done:
                 self.index.reload()
             return done
+
+    def _commit(self, writer: tantivy.IndexWriter, seq: int, done: int) -> int:
+        writer.commit()
+        self._save_watermark(seq)
+        return done
 
     def rebuild(self) -> int:
         """Drop every document and index the whole articles table again."""
@@ -150,33 +213,54 @@ class TantivyIndex:
                 self._writer.wait_merging_threads()
                 self._writer = None
 
-    def _changed_since(self, seq: int, limit: int) -> Sequence[Article]:
-        with Session(self.engine) as session:
-            statement = (
-                select(Article)
+    def _changed_since(self, seq: int, limit: int) -> list[tuple[Row, set[tuple[str, str]]]]:
+        """The next articles past `seq` (indexed columns only) with their (type, entity id)s,
+        read in one transaction so both selects see the same snapshot."""
+        columns = (
+            Article.seq,
+            Article.pk,
+            Article.id,
+            Article.title,
+            Article.body,
+            Article.source,
+            Article.published_at,
+            Story.id.label("story"),
+        )
+        with self.engine.connect() as connection, connection.begin():
+            rows = connection.execute(
+                select(*columns)
+                .outerjoin(Story, Article.story_pk == Story.pk)
                 .where(Article.seq > seq)
                 .order_by(Article.seq)
                 .limit(limit)
-                .options(
-                    selectinload(Article.mentions).selectinload(Mention.entity),
-                    selectinload(Article.story),
-                )
+            ).all()
+            if not rows:
+                return []
+            mentioned = connection.execute(
+                select(Mention.article_pk, Entity.type, Entity.id)
+                .join(Entity, Mention.entity_pk == Entity.pk)
+                .join(Article, Mention.article_pk == Article.pk)
+                .where(Article.seq > seq, Article.seq <= rows[-1].seq)
             )
-            return session.scalars(statement).all()
+            entities: dict[int, set[tuple[str, str]]] = defaultdict(set)
+            for article_pk, entity_type, entity_id in mentioned:
+                entities[article_pk].add((entity_type, entity_id))
+        return [(row, entities.get(row.pk, set())) for row in rows]
 
-    def _document(self, article: Article) -> tantivy.Document:
+    def _document(self, row: Row, entities: set[tuple[str, str]]) -> tantivy.Document:
+        story = row.story or NO_STORY + row.id
         doc = tantivy.Document(
-            id=article.id,
-            title=article.title or "",
-            body=article.body,
-            sort_key=sort_key(article.published_at, article.pk),
-            story=article.story.id if article.story else NO_STORY + article.id,
+            id=row.id,
+            title=row.title or "",
+            body=row.body,
+            sort_key=sort_key(row.published_at, row.pk),
+            story=story,
+            story_key=story_key(story),
+            sample=sample_bucket(row.pk),
         )
-        if article.source:
-            doc.add_text("source", article.source)
-        for entity_type, entity_id in sorted(
-            {(m.entity.type, m.entity.id) for m in article.mentions}
-        ):
+        if row.source:
+            doc.add_text("source", row.source)
+        for entity_type, entity_id in sorted(entities):
             doc.add_text(entity_type, entity_id)
         return doc
 
@@ -184,8 +268,8 @@ class TantivyIndex:
 
     def lag(self) -> int:
         """Count committed article changes not yet in the index."""
-        with Session(self.engine) as session:
-            newest = session.scalar(select(func.max(Article.seq))) or 0
+        with self.engine.connect() as connection:
+            newest = connection.scalar(select(func.max(Article.seq))) or 0
         return max(0, newest - self.watermark)
 
     def refresh(self) -> None:
@@ -195,30 +279,37 @@ class TantivyIndex:
     def search(self, query: ArticleQuery) -> SearchPage:
         """Run a query with its filters, sort, keyset page and facets, all inside the index."""
         searcher = self.index.searcher()
-        text_query, matching = self._matching(query)
+        node, text_query, matching = self._matching(query)
         relevance = query.sort == "relevance" and text_query is not None
         if query.dedupe:
-            ranked = self._best_once if relevance else self._first_once
-            hits, total, has_more = ranked(searcher, matching, query)
+            ranked = (self._best_once if relevance else self._first_once)(searcher, matching, query)
         elif relevance:
-            hits, total, has_more = self._by_relevance(searcher, matching, query)
+            ranked = self._by_relevance(searcher, matching, query)
         else:
-            hits, total, has_more = self._by_date(searcher, matching, query)
+            ranked = self._by_date(searcher, matching, query)
         if text_query is not None:
-            self._add_snippets(searcher, text_query, hits)
-        facets = self._facets(searcher, matching, query.facets) if query.facets else {}
-        return SearchPage(hits=hits, total=total, has_more=has_more, facets=facets)
-
-    def _matching(self, query: ArticleQuery) -> tuple[tantivy.Query | None, tantivy.Query]:
-        """Build the text query (None without text) and the full query with every filter."""
-        text_query = (
-            build_query(
-                query.text, schema=self.schema, analyzer=self.analyzer, field_boosts=FIELD_BOOSTS
+            self._add_snippets(searcher, text_query, node, ranked.hits)
+        page = SearchPage(
+            hits=[hit for hit, _ in ranked.hits], total=ranked.total, has_more=ranked.has_more
+        )
+        if query.facets:
+            page.facets, page.facets_estimated = self._facets(
+                searcher, matching, query.facets, ranked.matches
             )
-            if query.text
+        return page
+
+    def _matching(
+        self, query: ArticleQuery
+    ) -> tuple[Node | None, tantivy.Query | None, tantivy.Query]:
+        """Parse the text (None without any) and build its query, and the full query with
+        every filter."""
+        node = parse(query.text, analyzer=self.analyzer) if query.text else None
+        text_query = (
+            to_tantivy(node, schema=self.schema, field_boosts=FIELD_BOOSTS)
+            if node is not None
             else None
         )
-        return text_query, self._and([text_query, *self._filters(query)])
+        return node, text_query, self._and([text_query, *self._filters(query)])
 
     def _and(self, queries: Iterable[tantivy.Query | None]) -> tantivy.Query:
         clauses = [(tantivy.Occur.Must, q) for q in queries if q is not None]
@@ -228,12 +319,13 @@ class TantivyIndex:
         """List the stories with matching articles, the most matching first (an aggregation
         over the whole match set, inside the index)."""
         searcher = self.index.searcher()
-        _, matching = self._matching(query)
+        _, _, matching = self._matching(query)
         request = {"story": {"terms": {"field": "story", "size": limit}}}
         buckets = searcher.aggregate(matching, request)["story"]["buckets"]
         found = [(b["key"], b["doc_count"]) for b in buckets if not b["key"].startswith(NO_STORY)]
-        total = len(buckets) if len(buckets) < limit else self._story_total(searcher, matching)
-        return found, total
+        if len(buckets) < limit:
+            return found, len(buckets)
+        return found, self._story_total(searcher, matching, self._count(searcher, matching))
 
     def _filters(self, query: ArticleQuery) -> list[tantivy.Query]:
         filters = []
@@ -258,165 +350,244 @@ class TantivyIndex:
             self.schema, "sort_key", tantivy.FieldType.Integer, lower_bound=lower, upper_bound=upper
         )
 
-    def _by_date(self, searcher, matching, query: ArticleQuery) -> tuple[list[Hit], int, bool]:  # type: ignore[no-untyped-def]
-        descending = query.sort != "published_at"
-        page_query = matching
-        if query.after is not None:
-            key = query.after[1]
-            bound = self._key_range(None, key - 1) if descending else self._key_range(key + 1, None)
-            page_query = self._and([matching, bound])
-        order = tantivy.Order.Desc if descending else tantivy.Order.Asc
+    def _after(self, query: ArticleQuery, key: int | None) -> tantivy.Query | None:
+        """The sort keys past `key` in the requested date order (None: no bound)."""
+        if key is None:
+            return None
+        if query.sort == "published_at":
+            return self._key_range(key + 1, None)
+        return self._key_range(None, key - 1)
+
+    def _count(self, searcher: tantivy.Searcher, matching: tantivy.Query) -> int:
+        return searcher.search(matching, 1, count=True).count
+
+    def _by_date(self, searcher: tantivy.Searcher, matching, query: ArticleQuery) -> _Ranked:  # type: ignore[no-untyped-def]
+        after = query.after[1] if query.after is not None else None
+        order = tantivy.Order.Asc if query.sort == "published_at" else tantivy.Order.Desc
         result = searcher.search(
-            page_query, query.limit + 1, count=True, order_by_field="sort_key", order=order
+            self._and([matching, self._after(query, after)]),
+            query.limit + 1,
+            count=True,
+            order_by_field="sort_key",
+            order=order,
         )
-        total = result.count if query.after is None else searcher.search(matching, 1).count
+        # Past a cursor the count is of what is left: with the hits shown before, the total
+        # (exact while the index does not change between pages), without counting again.
         seen = int(query.after[2]) if query.after else 0
         hits = [
-            Hit(self._id(searcher, address), None, None, (0.0, key, seen + n + 1))
+            (Hit(key & PK_MASK, None, None, (0.0, key, seen + n + 1)), address)
             for n, (key, address) in enumerate(result.hits[: query.limit])
         ]
-        return hits, total, len(result.hits) > query.limit
+        total = seen + result.count
+        return _Ranked(hits, total, len(result.hits) > query.limit, total)
 
-    def _by_relevance(self, searcher, matching, query: ArticleQuery) -> tuple[list[Hit], int, bool]:  # type: ignore[no-untyped-def]
+    def _ranked_by_score(
+        self, searcher: tantivy.Searcher, result
+    ) -> list[tuple[float, int, tantivy.DocAddress]]:  # type: ignore[no-untyped-def]
+        """(score, sort key, address) best first, equal scores latest first: a stable order."""
+        addresses = [address for _, address in result.hits]
+        keys = searcher.fast_field_values("sort_key", addresses)
+        return sorted(
+            zip((score for score, _ in result.hits), keys, addresses, strict=True),
+            key=lambda hit: (-hit[0], -hit[1]),
+        )
+
+    def _by_relevance(self, searcher: tantivy.Searcher, matching, query: ArticleQuery) -> _Ranked:  # type: ignore[no-untyped-def]
         # Tantivy cannot search after a score, so fetch the top of the list down to just past
         # the cursor and order ties by sort key ourselves: a stable, repeatable order.
         seen = int(query.after[2]) if query.after else 0
         window = seen + query.limit + 1 + RELEVANCE_SLACK
         result = searcher.search(matching, window, count=True)
-        addresses = [address for _, address in result.hits]
-        keys = searcher.fast_field_values("sort_key", addresses)
-        ranked = sorted(
-            zip((score for score, _ in result.hits), keys, addresses, strict=True),
-            key=lambda hit: (-hit[0], -hit[1]),
-        )
+        ranked = self._ranked_by_score(searcher, result)
         if query.after is not None:
             after_score, after_key = query.after[0], query.after[1]
             ranked = [r for r in ranked if (-r[0], -r[1]) > (-after_score, -after_key)]
-        page = ranked[: query.limit]
         hits = [
-            Hit(self._id(searcher, address), score, None, (score, key, seen + n + 1))
-            for n, (score, key, address) in enumerate(page)
+            (Hit(key & PK_MASK, score, None, (score, key, seen + n + 1)), address)
+            for n, (score, key, address) in enumerate(ranked[: query.limit])
         ]
-        return hits, result.count, len(ranked) > query.limit
-
-    def _id(self, searcher, address) -> str:  # type: ignore[no-untyped-def]
-        return searcher.doc(address)["id"][0]
+        return _Ranked(hits, result.count, len(ranked) > query.limit, result.count)
 
     # -- one article per story -------------------------------------------------------------
     # An article stands for its story when it is the first of the story's matching articles
     # in the requested order, so a page never depends on what earlier pages showed: keyset
     # cursors stay valid. Stories already decided are excluded from the next window read, so
-    # a story with thousands of matches costs one look, not thousands.
+    # a story with thousands of matches costs one look, not thousands. Stories are read as
+    # the numeric story_key fast field: no stored document is loaded.
 
-    def _id_and_story(self, searcher, address) -> tuple[str, str]:  # type: ignore[no-untyped-def]
-        doc = searcher.doc(address)
-        return doc["id"][0], doc["story"][0]
-
-    def _without(self, matching: tantivy.Query, stories: set[str]) -> tantivy.Query:
+    def _without(self, matching: tantivy.Query, stories: set[int]) -> tantivy.Query:
         if not stories:
             return matching
-        excluded = tantivy.Query.term_set_query(self.schema, "story", sorted(stories))
+        excluded = tantivy.Query.term_set_query(self.schema, "story_key", sorted(stories))
         return tantivy.Query.boolean_query(
             [(tantivy.Occur.Must, matching), (tantivy.Occur.MustNot, excluded)]
         )
 
-    def _first_once(self, searcher, matching, query: ArticleQuery) -> tuple[list[Hit], int, bool]:  # type: ignore[no-untyped-def]
-        descending = query.sort != "published_at"
-        order = tantivy.Order.Desc if descending else tantivy.Order.Asc
+    def _first_once(self, searcher: tantivy.Searcher, matching, query: ArticleQuery) -> _Ranked:  # type: ignore[no-untyped-def]
+        order = tantivy.Order.Asc if query.sort == "published_at" else tantivy.Order.Desc
         key = query.after[1] if query.after is not None else None
         seen = int(query.after[2]) if query.after else 0
-        kept: list[Hit] = []
-        decided: set[str] = set()
+        kept: list[tuple[Hit, tantivy.DocAddress]] = []
+        decided: set[int] = set()
         for _ in range(DEDUPE_ROUNDS):
-            bound = None
-            if key is not None:
-                bound = (
-                    self._key_range(None, key - 1) if descending else self._key_range(key + 1, None)
-                )
-            window = self._without(self._and([matching, bound]), decided)
+            window = self._without(self._and([matching, self._after(query, key)]), decided)
             result = searcher.search(
                 window, DEDUPE_WINDOW, count=False, order_by_field="sort_key", order=order
             )
-            for hit_key, address in result.hits:
+            stories = searcher.fast_field_values("story_key", [a for _, a in result.hits])
+            for (hit_key, address), story in zip(result.hits, stories, strict=True):
                 key = hit_key
-                article_id, story = self._id_and_story(searcher, address)
                 if story in decided:
                     continue
                 decided.add(story)
-                story_query = tantivy.Query.term_query(self.schema, "story", story)
-                first = searcher.search(
-                    self._and([matching, story_query]),
-                    1,
-                    count=False,
-                    order_by_field="sort_key",
-                    order=order,
-                ).hits
-                if first and first[0][0] == hit_key:
-                    kept.append(Hit(article_id, None, None, (0.0, hit_key, seen + len(kept) + 1)))
+                if self._first_of_story(searcher, matching, story, order) == hit_key:
+                    position = (0.0, hit_key, seen + len(kept) + 1)
+                    kept.append((Hit(hit_key & PK_MASK, None, None, position), address))
                     if len(kept) > query.limit:
                         break
             if len(kept) > query.limit or len(result.hits) < DEDUPE_WINDOW:
                 break
-        return kept[: query.limit], self._story_total(searcher, matching), len(kept) > query.limit
+        matches = self._count(searcher, matching)
+        total = self._story_total(searcher, matching, matches)
+        return _Ranked(kept[: query.limit], total, len(kept) > query.limit, matches)
 
-    def _best_once(self, searcher, matching, query: ArticleQuery) -> tuple[list[Hit], int, bool]:  # type: ignore[no-untyped-def]
+    def _first_of_story(
+        self, searcher: tantivy.Searcher, matching, story: int, order
+    ) -> int | None:  # type: ignore[no-untyped-def]
+        """The sort key of the story's first matching article in the requested order."""
+        story_query = tantivy.Query.term_query(self.schema, "story_key", story)
+        first = searcher.search(
+            self._and([matching, story_query]),
+            1,
+            count=False,
+            order_by_field="sort_key",
+            order=order,
+        ).hits
+        return first[0][0] if first else None
+
+    def _best_once(self, searcher: tantivy.Searcher, matching, query: ArticleQuery) -> _Ranked:  # type: ignore[no-untyped-def]
         # As _by_relevance, from the top each time: each window read holds the best remaining
         # article of every story it shows, and every story it shows is then decided.
         seen = int(query.after[2]) if query.after else 0
         wanted = seen + query.limit + 1 + RELEVANCE_SLACK
-        firsts: list[tuple[float, int, str]] = []
-        decided: set[str] = set()
+        firsts: list[tuple[float, int, tantivy.DocAddress]] = []
+        decided: set[int] = set()
         for _ in range(DEDUPE_ROUNDS):
             result = searcher.search(self._without(matching, decided), DEDUPE_WINDOW, count=False)
-            addresses = [address for _, address in result.hits]
-            keys = searcher.fast_field_values("sort_key", addresses)
-            ranked = sorted(
-                zip((score for score, _ in result.hits), keys, addresses, strict=True),
-                key=lambda hit: (-hit[0], -hit[1]),
-            )
-            for score, hit_key, address in ranked:
-                article_id, story = self._id_and_story(searcher, address)
+            ranked = self._ranked_by_score(searcher, result)
+            stories = searcher.fast_field_values("story_key", [a for _, _, a in ranked])
+            for (score, hit_key, address), story in zip(ranked, stories, strict=True):
                 if story not in decided:
                     decided.add(story)
-                    firsts.append((score, hit_key, article_id))
+                    firsts.append((score, hit_key, address))
             if len(firsts) >= wanted or len(result.hits) < DEDUPE_WINDOW:
                 break
         if query.after is not None:
             after = (-query.after[0], -query.after[1])
             firsts = [f for f in firsts if (-f[0], -f[1]) > after]
         hits = [
-            Hit(article_id, score, None, (score, hit_key, seen + n + 1))
-            for n, (score, hit_key, article_id) in enumerate(firsts[: query.limit])
+            (Hit(hit_key & PK_MASK, score, None, (score, hit_key, seen + n + 1)), address)
+            for n, (score, hit_key, address) in enumerate(firsts[: query.limit])
         ]
-        return hits, self._story_total(searcher, matching), len(firsts) > query.limit
+        matches = self._count(searcher, matching)
+        total = self._story_total(searcher, matching, matches)
+        return _Ranked(hits, total, len(firsts) > query.limit, matches)
 
-    def _story_total(self, searcher, matching) -> int:  # type: ignore[no-untyped-def]
+    def _story_total(self, searcher: tantivy.Searcher, matching, matches: int) -> int:  # type: ignore[no-untyped-def]
         """Count the stories with matching articles: exactly up to EXACT_STORY_TOTAL matches,
         beyond that Tantivy's cardinality estimate (HyperLogLog, within a few percent)."""
-        matches = searcher.search(matching, 1, count=True).count
         if matches <= EXACT_STORY_TOTAL:
             request = {"story": {"terms": {"field": "story", "size": max(matches, 1)}}}
             return len(searcher.aggregate(matching, request)["story"]["buckets"])
         return int(searcher.cardinality(matching, "story"))
 
-    def _add_snippets(self, searcher, text_query: tantivy.Query, hits: list[Hit]) -> None:  # type: ignore[no-untyped-def]
+    # -- snippets and facets ---------------------------------------------------------------
+
+    def _add_snippets(
+        self,
+        searcher: tantivy.Searcher,
+        text_query: tantivy.Query,
+        node: Node | None,
+        hits: Sequence[tuple[Hit, tantivy.DocAddress]],
+    ) -> None:
+        """One stored-document load per hit, and the generator only sees a window of the body."""
         if not hits:
             return
         generator = tantivy.SnippetGenerator.create(searcher, text_query, self.schema, "body")
         generator.set_max_num_chars(SNIPPET_CHARS)
-        by_id = {hit.article_id: hit for hit in hits}
-        ids_query = tantivy.Query.term_set_query(self.schema, "id", list(by_id))
-        for _, address in searcher.search(ids_query, len(hits)).hits:
-            doc = searcher.doc(address)
-            by_id[doc["id"][0]].snippet = _marked(generator.snippet_from_doc(doc))
+        needles = _needles(node)
+        for hit, address in hits:
+            body = searcher.doc(address).get_first("body") or ""
+            hit.snippet = _marked(_snippet(generator, body, needles))
 
-    def _facets(self, searcher, matching, names: Iterable[str]) -> dict[str, list[tuple[str, int]]]:  # type: ignore[no-untyped-def]
+    def _facets(  # type: ignore[no-untyped-def]
+        self, searcher: tantivy.Searcher, matching, names: Iterable[str], matches: int
+    ) -> tuple[dict[str, list[tuple[str, int]]], bool]:
+        """Top values of each facet; over a huge match set, counted on a uniform sample of it
+        and scaled up (the second value says so): the aggregation scans every match."""
         request = {name: {"terms": {"field": name, "size": FACET_SIZE}} for name in names}
+        scale = 1.0
+        if matches > FACET_EXACT_MATCHES:
+            buckets = max(1, math.ceil(SAMPLE_BUCKETS * FACET_SAMPLE_TARGET / matches))
+            if buckets < SAMPLE_BUCKETS:
+                matching, scale = (
+                    self._and([matching, self._sample(buckets)]),
+                    SAMPLE_BUCKETS / buckets,
+                )
         result = searcher.aggregate(matching, request)
-        return {
-            name: [(bucket["key"], bucket["doc_count"]) for bucket in result[name]["buckets"]]
+        facets = {
+            name: [(b["key"], round(b["doc_count"] * scale)) for b in result[name]["buckets"]]
             for name in names
         }
+        return facets, scale != 1.0
+
+    def _sample(self, buckets: int) -> tantivy.Query:
+        """The documents of the first `buckets` of SAMPLE_BUCKETS sample buckets."""
+        return tantivy.Query.range_query(
+            self.schema, "sample", tantivy.FieldType.Integer, lower_bound=0, upper_bound=buckets - 1
+        )
+
+
+def _snippet(
+    generator: tantivy.SnippetGenerator, body: str, needles: Sequence[re.Pattern[str]]
+) -> tantivy.Snippet:
+    window = _window(body, needles)
+    if window is not None:
+        snippet = generator.snippet_from_doc(tantivy.Document(body=window))
+        if snippet.highlighted() or window is body:
+            return snippet
+    return generator.snippet_from_doc(tantivy.Document(body=body))  # no match in the window
+
+
+def _needles(node: Node | None) -> list[re.Pattern[str]]:
+    """Patterns for where a match starts in a lower-cased body: a phrase, else any term, at
+    the beginning of a word."""
+    return [
+        re.compile(r"\b(?:" + "|".join(map(re.escape, needles)) + ")")
+        for needles in highlight_needles(node)
+        if needles
+    ]
+
+
+def _window(body: str, needles: Sequence[re.Pattern[str]]) -> str | None:
+    """SNIPPET_WINDOW characters of the body from just before its first match, cut at spaces;
+    None if no needle is found (a stem that is not a word's beginning, like "happi")."""
+    if len(body) <= SNIPPET_WINDOW:
+        return body
+    lowered = body.lower()
+    found = next((m for m in (n.search(lowered) for n in needles) if m), None)
+    if found is None:
+        return None
+    at = found.start()
+    start = max(0, at - SNIPPET_LEAD)
+    end = start + SNIPPET_WINDOW
+    if start > 0:  # not from the middle of a word
+        space = body.find(" ", start, at)
+        start = space + 1 if space >= 0 else start
+    if end < len(body):
+        space = body.rfind(" ", at, end)
+        end = space if space >= 0 else end
+    return body[start:end]
 
 
 def _marked(snippet: tantivy.Snippet) -> str | None:
