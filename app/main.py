@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from app.api import articles, entities, health, sources, stories
+from app.api.catalog import Catalog
 from app.api.deps import problems
 from app.budget import BudgetedSearch
 from app.config import Settings, get_settings
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Routers search through the time budget; the indexer writes the index directly.
         search = BudgetedSearch(index, threads=settings.search_threads)
         app.state.engine, app.state.search, app.state.indexer = engine, search, indexer
+        app.state.catalog = Catalog()
         yield
         search.close()
         indexer.stop()

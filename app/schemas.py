@@ -114,7 +114,15 @@ class ArticlePage(Schema):
         description="Pass as `cursor` for the next page; null at the end"
     )
     total: int = Field(description="Number of articles matching, over all pages")
+    total_estimated: bool = Field(
+        False, description="`total` is an estimate: exact counting would cost more than the page"
+    )
     facets: dict[str, list[FacetBucket]] | None = None
+    facets_estimated: bool = Field(
+        False,
+        description="Facet counts are estimated from a uniform sample of a very large match "
+        "set (scaled to the whole; the top values are reliable, small counts are not)",
+    )
 
 
 class SourceCount(Schema):

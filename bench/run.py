@@ -218,20 +218,22 @@ class Server:
     log_file: Path
 
     def peak_rss_mb(self) -> float | None:
-        try:
-            status = Path(f"/proc/{self.process.pid}/status").read_text()
-        except OSError:
-            return None
-        match = re.search(r"VmHWM:\s+(\d+) kB", status)
-        return round(int(match[1]) / 1024, 1) if match else None
+        """Peak resident memory of the server: its process and its workers, summed."""
+        return self._memory_mb("VmHWM")
 
     def rss_mb(self) -> float | None:
-        try:
-            status = Path(f"/proc/{self.process.pid}/status").read_text()
-        except OSError:
-            return None
-        match = re.search(r"VmRSS:\s+(\d+) kB", status)
-        return round(int(match[1]) / 1024, 1) if match else None
+        return self._memory_mb("VmRSS")
+
+    def _memory_mb(self, field: str) -> float | None:
+        total = 0
+        for pid in _process_tree(self.process.pid):
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            if match := re.search(rf"{field}:\s+(\d+) kB", status):
+                total += int(match[1])
+        return round(total / 1024, 1) if total else None
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -241,6 +243,19 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
+
+
+def _process_tree(pid: int) -> list[int]:
+    """The process and its descendants (uvicorn's workers are children of the server)."""
+    try:
+        children = [
+            int(child)
+            for task in Path(f"/proc/{pid}/task").iterdir()
+            for child in (task / "children").read_text().split()
+        ]
+    except OSError:
+        children = []
+    return [pid] + [p for child in children for p in _process_tree(child)]
 
 
 def start_server(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from app.api import cursors
+from app.api.catalog import CatalogDep, is_plain, summaries
 from app.api.deps import SearchDep, problems
 from app.api.writes import WriterDep, get_extractor
 from app.db import EngineDep, SessionDep
@@ -94,13 +96,16 @@ class ArticleParams(BaseModel):
 
 @router.get("", response_model=ArticlePage, responses=problems(400, 422))
 def list_articles(
-    params: Annotated[ArticleParams, Query()], session: SessionDep, search: SearchDep
-) -> ArticlePage:
+    params: Annotated[ArticleParams, Query()],
+    session: SessionDep,
+    search: SearchDep,
+    catalog: CatalogDep,
+) -> Response:
     """List, search and filter articles, newest first or best match first."""
     entities = entity_filters(session, params)
-    sources = _known_sources(session, params.source)
+    sources = _known_sources(catalog.sources(session), params.source)
     if entities is None or sources is None:  # a filter names nothing we have
-        return ArticlePage(items=[], next_cursor=None, total=0, facets=_no_facets(params))
+        return _json(ArticlePage(items=[], next_cursor=None, total=0, facets=_no_facets(params)))
     query = ArticleQuery(
         text=params.q,
         sources=sources,
@@ -114,15 +119,25 @@ def list_articles(
         story=params.story,
         dedupe=params.dedupe,
     )
-    page = search.search(query)
-    return ArticlePage(
-        items=_summaries(session, page),
-        next_cursor=cursors.encode(list(page.hits[-1].position), cursors.fingerprint(params))
-        if page.has_more and page.hits
-        else None,
-        total=page.total,
-        facets=_facets(session, page) if params.facets else None,
+    page = catalog.listing(session, query) if is_plain(query) else search.search(query)
+    return _json(
+        ArticlePage(
+            items=summaries(session, page),
+            next_cursor=cursors.encode(list(page.hits[-1].position), cursors.fingerprint(params))
+            if page.has_more and page.hits
+            else None,
+            total=page.total,
+            total_estimated=page.total_estimated,
+            facets=_facets(session, page) if params.facets else None,
+            facets_estimated=page.facets_estimated,
+        )
     )
+
+
+def _json(page: ArticlePage) -> Response:
+    """Serialise once, in pydantic's core: the page is built from checked values, so FastAPI
+    need not validate it against the response model again."""
+    return Response(page.model_dump_json(), media_type="application/json")
 
 
 class EntityParams(Protocol):
@@ -145,11 +160,10 @@ def entity_filters(session: Session, params: EntityParams) -> tuple[EntityFilter
                 select(Entity.id)
                 .join(EntityName)
                 .where(Entity.type == entity_type, EntityName.folded == fold(name))
-                .distinct()
             ).all()
             if not ids:
                 return None
-            filters.append(EntityFilter(entity_type, tuple(sorted(ids))))
+            filters.append(EntityFilter(entity_type, tuple(sorted(set(ids)))))
     for entity_id in params.entity:
         entity_type = session.scalar(select(Entity.type).where(Entity.id == entity_id))
         if entity_type is None:
@@ -158,13 +172,12 @@ def entity_filters(session: Session, params: EntityParams) -> tuple[EntityFilter
     return tuple(filters)
 
 
-def _known_sources(session: Session, names: list[str]) -> tuple[str, ...] | None:
+def _known_sources(stored: Iterable[tuple[str, int]], names: list[str]) -> tuple[str, ...] | None:
     """Match source names case-insensitively; None if none of them exists."""
     if not names:
         return ()
     wanted = {fold(n) for n in names}
-    stored = session.scalars(select(Article.source).where(Article.source.is_not(None)).distinct())
-    matches = tuple(sorted(s for s in stored if fold(s) in wanted))
+    matches = tuple(sorted(name for name, _ in stored if fold(name) in wanted))
     return matches or None
 
 
@@ -181,21 +194,6 @@ def _position(cursor: str, params: ArticleParams) -> tuple[float, int, int]:
             f"best-match order ends after {MAX_RELEVANCE_DEPTH} results; sort by date to go on"
         )
     return position
-
-
-def _summaries(session: Session, page: SearchPage) -> list[ArticleSummary]:
-    ids = [hit.article_id for hit in page.hits]
-    articles = {
-        a.id: a
-        for a in session.scalars(
-            select(Article).where(Article.id.in_(ids)).options(selectinload(Article.story))
-        )
-    }
-    return [
-        summary(articles[hit.article_id], score=hit.score, snippet=hit.snippet)
-        for hit in page.hits
-        if hit.article_id in articles  # deleted since the index saw it
-    ]
 
 
 def summary(article: Article, **extra: object) -> ArticleSummary:

@@ -11,7 +11,7 @@ from app.schemas import ProblemDetail
 from app.search.base import SearchBackend
 
 
-def get_search(request: Request) -> SearchBackend:
+async def get_search(request: Request) -> SearchBackend:
     return request.app.state.search
 
 

@@ -1,0 +1,175 @@
+"""What the articles table answers better than the search index: plain date-ordered pages,
+the article count and the list of sources, and summary rows by primary key.
+
+A listing with no text and no filter is a walk down `ix_articles_published_at` (an index
+range, the same cost on page 1 and page 500, at any corpus size), where the index would rank
+every document by date. Counts and sources change only when articles do, and articles are never
+deleted, so they are cached per process until `max(seq)` moves.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy.orm import Session
+
+from app.models import Article, Story
+from app.schemas import EXCERPT_CHARS, ArticleSummary, excerpt
+from app.search.base import ArticleQuery, Hit, SearchPage
+
+DAY_SHIFT = 40  # the index's sort key: day ordinal << 40 | pk (app.search.tantivy_index)
+PK_MASK = (1 << DAY_SHIFT) - 1
+
+
+def is_plain(query: ArticleQuery) -> bool:
+    """A listing by date with no text and no filter: the articles table's date index serves it."""
+    return not (
+        (query.text and query.text.strip())
+        or query.sources
+        or query.entities
+        or query.published_from
+        or query.published_to
+        or query.story is not None
+        or query.dedupe
+        or query.facets
+        or query.sort == "relevance"
+    )
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    version: int
+    count: int
+    sources: tuple[tuple[str, int], ...]  # (name, articles), most articles first
+
+
+class Catalog:
+    """Cached corpus-wide facts, and plain listings from the articles table."""
+
+    def __init__(self) -> None:
+        self._snapshot = _Snapshot(-1, 0, ())
+        self._lock = threading.Lock()
+
+    def _current(self, session: Session) -> _Snapshot:
+        version = session.scalar(select(func.max(Article.seq))) or 0
+        if version != self._snapshot.version:
+            with self._lock:  # one thread recounts; the others wait for its answer
+                if version != self._snapshot.version:
+                    self._snapshot = _count(session, version)
+        return self._snapshot
+
+    def sources(self, session: Session) -> tuple[tuple[str, int], ...]:
+        return self._current(session).sources
+
+    def listing(self, session: Session, query: ArticleQuery) -> SearchPage:
+        """One page in date order (newest or oldest first) after the query's keyset position."""
+        total = self._current(session).count
+        newest_first = query.sort != "published_at"
+        after = query.after[1] if query.after else None
+        wanted = query.limit + 1  # one more tells whether a next page exists
+        rows = _dated_then_undated(session, after, wanted, newest_first)
+        seen = int(query.after[2]) if query.after else 0
+        hits = [
+            Hit(pk, None, None, (0.0, _sort_key(day, pk), seen + n + 1))
+            for n, (day, pk) in enumerate(rows[: query.limit])
+        ]
+        return SearchPage(hits=hits, total=total, has_more=len(rows) > query.limit)
+
+
+def _count(session: Session, version: int) -> _Snapshot:
+    articles = session.scalar(select(func.count()).select_from(Article)) or 0
+    count = func.count().label("n")
+    sources = session.execute(
+        select(Article.source, count)
+        .where(Article.source.is_not(None))
+        .group_by(Article.source)
+        .order_by(count.desc(), Article.source)
+    ).all()
+    return _Snapshot(version, articles, tuple((name, n) for name, n in sources))
+
+
+def _sort_key(day: date | None, pk: int) -> int:
+    return ((day.toordinal() if day else 0) << DAY_SHIFT) | pk
+
+
+def _dated_then_undated(
+    session: Session, after: int | None, wanted: int, newest_first: bool
+) -> list[tuple[date | None, int]]:
+    """Walk the date index from the keyset position. Undated articles sort as the oldest, so
+    they come after every dated one newest first, and before them oldest first."""
+    position = None
+    if after is not None:
+        day = after >> DAY_SHIFT
+        position = (date.fromordinal(day) if day else None, after & PK_MASK)
+    rows: list[tuple[date | None, int]] = []
+    for dated in (True, False) if newest_first else (False, True):
+        if position is not None and (position[0] is not None) != dated:
+            continue  # earlier pages finished this part: the cursor is in the next one
+        statement = _part(dated, position, newest_first).limit(wanted - len(rows))
+        rows += [(day, pk) for day, pk in session.execute(statement)]
+        position = None  # the part after the cursor's is read from its start
+        if len(rows) >= wanted:
+            break
+    return rows
+
+
+def _part(dated: bool, position: tuple[date | None, int] | None, newest_first: bool) -> Select:
+    """Dated or undated articles in date order, after the position when one is given."""
+    columns = (Article.published_at, Article.pk)
+    statement = select(*columns).where(
+        Article.published_at.is_not(None) if dated else Article.published_at.is_(None)
+    )
+    if position is not None:
+        key, bound = (tuple_(*columns), tuple_(*position)) if dated else (Article.pk, position[1])
+        statement = statement.where(key < bound if newest_first else key > bound)
+    return statement.order_by(*(c.desc() for c in columns) if newest_first else columns)
+
+
+def summaries(session: Session, page: SearchPage) -> list[ArticleSummary]:
+    """The page's articles as summaries, in the page's order, from the columns a summary shows
+    (the body only up to the excerpt's length)."""
+    head = func.substr(Article.body, 1, EXCERPT_CHARS + 1)  # enough to cut the same excerpt
+    rows = session.execute(
+        select(
+            Article.pk,
+            Article.id,
+            Article.title,
+            Article.source,
+            Article.author,
+            Article.published_at,
+            head,
+            Article.word_count,
+            Story.id,
+        )
+        .outerjoin(Story, Story.pk == Article.story_pk)
+        .where(Article.pk.in_([hit.article_pk for hit in page.hits]))
+    ).all()
+    by_pk = {row[0]: row for row in rows}
+    return [
+        ArticleSummary.model_construct(
+            id=row[1],
+            title=row[2],
+            source=row[3],
+            author=row[4],
+            published_at=row[5],
+            excerpt=excerpt(row[6]),
+            word_count=row[7],
+            story_id=row[8],
+            score=hit.score,
+            snippet=hit.snippet,
+        )
+        for hit in page.hits
+        if (row := by_pk.get(hit.article_pk)) is not None  # None: deleted since indexed
+    ]
+
+
+async def get_catalog(request: Request) -> Catalog:
+    return request.app.state.catalog
+
+
+CatalogDep = Annotated[Catalog, Depends(get_catalog)]
