@@ -170,10 +170,16 @@ def reindex() -> None:
 
 
 @contextmanager
-def _progress_over_articles(engine: Engine, label: str) -> Iterator[Callable[[int], None]]:
-    """Show a progress bar over every article; yield the callback that advances it."""
+def _progress_over_articles(
+    engine: Engine, label: str, *, only_unassigned: bool = False
+) -> Iterator[Callable[[int], None]]:
+    """Show a progress bar over every article (or those without a story); yield the callback
+    that advances it."""
+    statement = select(func.count()).select_from(Article)
+    if only_unassigned:
+        statement = statement.where(Article.story_pk.is_(None))
     with Session(engine) as session:
-        total = session.scalar(select(func.count()).select_from(Article)) or 0
+        total = session.scalar(statement) or 0
     with Progress(transient=True) as progress:
         task = progress.add_task(label, total=total)
         yield lambda n: progress.advance(task, n)
@@ -197,16 +203,23 @@ def extract() -> None:
 @cli.command("restory")
 def restory_command(
     batch_size: Annotated[int, typer.Option(min=1, help="Articles per transaction")] = 500,
+    pending: Annotated[
+        bool, typer.Option(help="Only the articles without a story (after ingest --no-extract)")
+    ] = False,
 ) -> None:
-    """Group every article into stories again, in ingest order (after tuning app.ingest.stories)."""
+    """Group every article into stories again, in ingest order (after tuning app.ingest.stories);
+    with --pending, just give a story to the articles that have none."""
     from app.ingest.stories import restory
 
     settings = get_settings()
     engine = _ready_engine(settings)
-    with _progress_over_articles(engine, "restorying") as advance:
-        report = restory(engine, batch_size=batch_size, on_progress=advance)
+    with _progress_over_articles(engine, "restorying", only_unassigned=pending) as advance:
+        report = restory(
+            engine, batch_size=batch_size, only_unassigned=pending, on_progress=advance
+        )
     typer.echo(
         f"{report.articles} articles in {report.stories} stories; {report.moved} changed story"
+        + (f", {report.assigned} had none" if report.assigned else "")
     )
     _catch_up_index(settings, engine)
 

@@ -627,6 +627,7 @@ def refresh_stories(session: Session, story_pks: Iterable[int | None]) -> None:
 class RestoryReport:
     articles: int = 0
     moved: int = 0  # articles whose story or duplicate flag changed
+    assigned: int = 0  # articles that had no story before
     stories: int = 0
 
 
@@ -677,7 +678,10 @@ def restory(
                 if (article.story_pk, article.duplicate_of_pk) != before:
                     article.seq = next_seq
                     next_seq += 1
-                    report.moved += 1
+                    if before[0] is None:
+                        report.assigned += 1
+                    else:
+                        report.moved += 1
             session.flush()
             refresh_stories(session, touched)
             last_pk = batch[-1].pk
