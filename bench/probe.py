@@ -1,15 +1,16 @@
-"""Where the engine's and the handler's time goes: the variants behind docs/PERFORMANCE.md.
+"""Where the engine's time goes: each search class through `TantivyIndex.search`, then its parts.
 
     .venv/bin/python -m bench.probe bench/out/data-100k
+    .venv/bin/python -m bench.probe bench/out/data-100k --classes-only  # any version of app/
 
-Read-only on a database and index that `bench.run` prepared. Each variant runs in turn, request
-by request, and the median is printed: what the proposed fixes in app/ would save.
+Read-only on a database and index that are already built (`bench.run` or `newscorpus ingest`).
+Each variant runs in turn, request by request, and the median (ms) is printed. The classes only
+use `TantivyIndex.search`, so an older checkout of app/ times the same requests ("before").
 """
 
 from __future__ import annotations
 
 import argparse
-import random
 import statistics
 import time
 from collections.abc import Callable
@@ -17,119 +18,131 @@ from pathlib import Path
 
 import tantivy
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from app.db import create_db_engine
 from app.models import Article
 from app.search.base import ArticleQuery
-from app.search.query import FIELD_BOOSTS, build_query
-from app.search.tantivy_index import DAY_SHIFT, SNIPPET_CHARS, TantivyIndex, _marked
+from app.search.tantivy_index import TantivyIndex
 
 PAGE = 20
-SNIPPET_WINDOW = 2000
+FACETS = ("person", "place", "org", "source")
+TEXTS = {"rare": "expo", "common": "about", "phrase": '"prime minister"', "prefix": "stat*"}
 
 
 def median_ms(variants: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
     times: dict[str, list[float]] = {name: [] for name in variants}
-    for n in range(rounds + 10):
+    for n in range(rounds + 5):
         for name, call in variants.items():
             started = time.perf_counter()
             call()
-            if n >= 10:
+            if n >= 5:  # warm-up rounds
                 times[name].append(time.perf_counter() - started)
     return {name: round(statistics.median(t) * 1000, 2) for name, t in times.items()}
 
 
-def engine_variants(index: TantivyIndex, text: str) -> dict[str, Callable[[], object]]:
+def classes(index: TantivyIndex, source: str) -> dict[str, Callable[[], object]]:
+    """One request of each class the API serves, as TantivyIndex.search sees it."""
+    queries = {name: ArticleQuery(text=text, sort="relevance") for name, text in TEXTS.items()}
+    queries["facets over 'about'"] = ArticleQuery(text="about", sort="relevance", facets=FACETS)
+    queries["one per story, 'about'"] = ArticleQuery(text="about", sort="relevance", dedupe=True)
+    queries["listing by date"] = ArticleQuery()
+    first = index.search(ArticleQuery())
+    queries["listing, page 2"] = ArticleQuery(after=first.hits[-1].position)
+    queries["listing of one source"] = ArticleQuery(sources=(source,))
+    queries["'about' by date"] = ArticleQuery(text="about")
+    return {name: (lambda q=q: index.search(q)) for name, q in queries.items()}
+
+
+def parts(index: TantivyIndex, text: str) -> dict[str, Callable[[], object]]:
+    """The pieces of a relevance search: top hits with and without the count, the count."""
+    from app.search.query import FIELD_BOOSTS, build_query
+
     searcher = index.index.searcher()
     query = build_query(
         text, schema=index.schema, analyzer=index.analyzer, field_boosts=FIELD_BOOSTS
     )
-    mask = (1 << DAY_SHIFT) - 1
+    window = PAGE + 1 + 16
+    return {
+        "top hits and count": lambda: searcher.search(query, window, count=True),
+        "top hits, no count": lambda: searcher.search(query, window, count=False),
+        "count only": lambda: searcher.search(query, 1, count=True).count,
+    }
 
-    def page() -> tuple[list[int], list]:  # type: ignore[type-arg]
-        hits = searcher.search(query, PAGE + 1 + 16, count=True).hits
-        addresses = [address for _, address in hits][:PAGE]
-        keys = searcher.fast_field_values("sort_key", addresses)
-        return [key & mask for key in keys], addresses
+
+def snippet_parts(index: TantivyIndex, text: str) -> dict[str, Callable[[], object]]:
+    """Snippets for one page: from the whole body against windows around the first match."""
+    from app.search import tantivy_index as ti
+    from app.search.query import FIELD_BOOSTS, highlights, parse, to_tantivy
+
+    searcher = index.index.searcher()
+    node = parse(text, analyzer=index.analyzer)
+    query = to_tantivy(node, schema=index.schema, field_boosts=FIELD_BOOSTS)  # type: ignore[arg-type]
+    addresses = [address for _, address in searcher.search(query, PAGE).hits]
+    terms = highlights(node)
+    needles = ti._needles(terms)
 
     def generator() -> tantivy.SnippetGenerator:
-        snippets = tantivy.SnippetGenerator.create(searcher, query, index.schema, "body")
-        snippets.set_max_num_chars(SNIPPET_CHARS)
+        snippet_query = index._snippet_query(searcher, terms)
+        snippets = tantivy.SnippetGenerator.create(searcher, snippet_query, index.schema, "body")
+        snippets.set_max_num_chars(ti.SNIPPET_CHARS)
         return snippets
 
-    def one_load() -> object:
-        pks, addresses = page()
+    def whole() -> object:
         snippets = generator()
-        return pks, [_marked(snippets.snippet_from_doc(searcher.doc(a))) for a in addresses]
+        return [ti._marked(snippets.snippet_from_doc(searcher.doc(a))) for a in addresses]
 
-    def window() -> object:
-        pks, addresses = page()
+    def windowed(size: int) -> object:
+        default, ti.SNIPPET_WINDOW = ti.SNIPPET_WINDOW, size
         snippets = generator()
-        out = []
-        for address in addresses:
-            body = searcher.doc(address)["body"][0]
-            snippet = snippets.snippet_from_doc(tantivy.Document(body=body[:SNIPPET_WINDOW]))
-            if not snippet.highlighted():  # no match near the top: the whole body after all
-                snippet = snippets.snippet_from_doc(tantivy.Document(body=body))
-            out.append(_marked(snippet))
-        return pks, out
+        bodies = (searcher.doc(a).get_first("body") for a in addresses)
+        marked = [ti._marked(ti._snippet(snippets, body, needles)) for body in bodies]
+        ti.SNIPPET_WINDOW = default
+        return marked
 
-    return {
-        "search() today": lambda: index.search(ArticleQuery(text=text, sort="relevance")),
-        "pks from sort_key, one doc load per hit": one_load,
-        f"the same, snippet from the first {SNIPPET_WINDOW} chars": window,
-        "top 20 and pks, no snippets": page,
+    variants: dict[str, Callable[[], object]] = {"whole body": whole}
+    for size in (2000, 1000, 600):
+        variants[f"window {size}"] = lambda size=size: windowed(size)
+    return variants
+
+
+def facet_parts(index: TantivyIndex, text: str) -> dict[str, Callable[[], object]]:
+    """Facets over the whole match set against the sample the index would use."""
+    from app.search import tantivy_index as ti
+
+    searcher = index.index.searcher()
+    _, _, matching = index._matching(ArticleQuery(text=text))
+    matches = index._count(searcher, matching)
+    request = {name: {"terms": {"field": name, "size": ti.FACET_SIZE}} for name in FACETS}
+    variants: dict[str, Callable[[], object]] = {
+        f"exact ({matches} matches)": lambda: searcher.aggregate(matching, request)
     }
-
-
-def fetch_variants(engine, sample: list[tuple[int, str]]) -> dict[str, Callable[[], object]]:  # type: ignore[no-untyped-def]
-    ids = [article_id for _, article_id in sample]
-    pks = [pk for pk, _ in sample]
-    columns = (
-        Article.id,
-        Article.title,
-        Article.source,
-        Article.author,
-        Article.published_at,
-        Article.word_count,
-    )
-
-    def orm() -> object:
-        with Session(engine) as session:
-            rows = session.scalars(select(Article).where(Article.id.in_(ids)))
-            return [(a.title, a.body[:200]) for a in rows]
-
-    def core_body() -> object:
-        with engine.connect() as connection:
-            return connection.execute(
-                select(*columns, Article.body).where(Article.id.in_(ids))
-            ).all()
-
-    def core_no_body() -> object:
-        with engine.connect() as connection:
-            return connection.execute(select(*columns).where(Article.pk.in_(pks))).all()
-
-    return {
-        "ORM rows by id (today)": orm,
-        "summary columns and body by id": core_body,
-        "summary columns by pk, no body": core_no_body,
-    }
+    for buckets in (1, 4, 16):
+        sampled = index._and([matching, index._sample(buckets)])
+        variants[f"sample {buckets}/{ti.SAMPLE_BUCKETS}"] = lambda s=sampled: searcher.aggregate(
+            s, request
+        )
+    return variants
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("data", type=Path, help="a bench/out/data-<size> directory")
-    parser.add_argument("--rounds", type=int, default=100)
+    parser.add_argument("data", type=Path, help="a directory with newscorpus.db and the index")
+    parser.add_argument("--index", default="index", help="the index directory's name in it")
+    parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument("--classes-only", action="store_true")
     args = parser.parse_args()
     engine = create_db_engine(f"sqlite:///{args.data / 'newscorpus.db'}")
-    index = TantivyIndex(args.data / "index", engine)
-    for text in ("about", "expo", '"prime minister"', "stat*"):
-        print(f"engine, q={text}: {median_ms(engine_variants(index, text), args.rounds)}")
+    index = TantivyIndex(args.data / args.index, engine)
     with engine.connect() as connection:
-        every = connection.execute(select(Article.pk, Article.id).where(Article.pk % 97 == 0)).all()
-    sample = [tuple(row) for row in random.Random(1).sample(every, PAGE)]
-    print(f"20 summaries: {median_ms(fetch_variants(engine, sample), args.rounds)}")  # type: ignore[arg-type]
+        source = connection.scalar(select(Article.source).where(Article.source.is_not(None)))
+    for name, ms in median_ms(classes(index, source), args.rounds).items():
+        print(f"{name:28} {ms:7.2f} ms")
+    if args.classes_only:
+        return
+    for text in TEXTS.values():
+        print(f"parts, q={text}: {median_ms(parts(index, text), args.rounds)}")
+        print(f"snippets, q={text}: {median_ms(snippet_parts(index, text), args.rounds)}")
+    print(f"facets, q=about: {median_ms(facet_parts(index, 'about'), args.rounds)}")
 
 
 if __name__ == "__main__":

@@ -241,29 +241,38 @@ def to_tantivy(
     raise TypeError(f"not a query node: {node!r}")
 
 
-def highlight_needles(node: Node | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """What to look for in a lower-cased body to find where the matches start: each positive
-    phrase's terms joined by a space, and each positive term (stems and prefixes are, mostly,
-    beginnings of the words they match). Excluded terms are never highlighted."""
+class Highlights(NamedTuple):
+    """The positive terms of a query, for snippets: phrases (terms joined by a space), single
+    terms, and prefixes. Stems and prefixes are, mostly, beginnings of the words they match,
+    so they also tell where in a lower-cased body the first match is."""
+
+    phrases: tuple[str, ...]
+    words: tuple[str, ...]
+    prefixes: tuple[str, ...]
+
+
+def highlights(node: Node | None) -> Highlights:
+    """Collect the terms worth highlighting; excluded ones never are."""
     phrases: list[str] = []
     words: list[str] = []
+    prefixes: list[str] = []
 
     def collect(child: Node) -> None:
         match child:
-            case Terms(terms):
-                words.extend(term for _, term in terms)
-                if len(terms) > 1:
-                    phrases.append(" ".join(term for _, term in terms))
-            case Or(children):
+            case Terms(terms, prefix):
+                texts = [term for _, term in terms]
+                if len(texts) > 1:
+                    phrases.append(" ".join(texts))
+                if prefix:
+                    prefixes.append(texts.pop())
+                words.extend(texts)
+            case Or(children) | And(children):
                 for c in children:
-                    collect(c)
-            case And(must, _):
-                for c in must:
                     collect(c)
 
     if node is not None:
         collect(node)
-    return tuple(phrases), tuple(dict.fromkeys(words))
+    return Highlights(tuple(phrases), tuple(dict.fromkeys(words)), tuple(dict.fromkeys(prefixes)))
 
 
 def build_query(

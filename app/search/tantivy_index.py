@@ -30,9 +30,10 @@ from app.models import Article, Entity, Mention, Story
 from app.search.base import ENTITY_TYPES, ArticleQuery, Hit, SearchPage
 from app.search.query import (
     FIELD_BOOSTS,
+    Highlights,
     Node,
     english_analyzer,
-    highlight_needles,
+    highlights,
     parse,
     to_tantivy,
 )
@@ -45,8 +46,9 @@ PK_MASK = (1 << DAY_SHIFT) - 1
 SNIPPET_CHARS = 240
 # Snippets are cut from this much of the body around the first match: the generator
 # re-analyses and scores all the text it is given, so a whole 5 KB body costs several times more.
-SNIPPET_WINDOW = 2_000
-SNIPPET_LEAD = 200  # of the window, before the first match
+SNIPPET_WINDOW = 1_000
+SNIPPET_LEAD = 150  # of the window, before the first match
+PREFIX_EXPANSIONS = 50  # terms a prefix stands for in snippets (tantivy's own limit)
 FACET_SIZE = 10
 SAMPLE_BUCKETS = 64  # every document is in one bucket (a hash of its pk): uniform samples
 FACET_EXACT_MATCHES = 50_000  # facets over more matches than this are counted on a sample
@@ -288,7 +290,7 @@ class TantivyIndex:
         else:
             ranked = self._by_date(searcher, matching, query)
         if text_query is not None:
-            self._add_snippets(searcher, text_query, node, ranked.hits)
+            self._add_snippets(searcher, node, ranked.hits)
         page = SearchPage(
             hits=[hit for hit, _ in ranked.hits], total=ranked.total, has_more=ranked.has_more
         )
@@ -506,19 +508,36 @@ class TantivyIndex:
     def _add_snippets(
         self,
         searcher: tantivy.Searcher,
-        text_query: tantivy.Query,
         node: Node | None,
         hits: Sequence[tuple[Hit, tantivy.DocAddress]],
     ) -> None:
         """One stored-document load per hit, and the generator only sees a window of the body."""
-        if not hits:
+        terms = highlights(node)
+        snippet_query = self._snippet_query(searcher, terms)
+        if not hits or snippet_query is None:
             return
-        generator = tantivy.SnippetGenerator.create(searcher, text_query, self.schema, "body")
+        generator = tantivy.SnippetGenerator.create(searcher, snippet_query, self.schema, "body")
         generator.set_max_num_chars(SNIPPET_CHARS)
-        needles = _needles(node)
+        needles = _needles(terms)
         for hit, address in hits:
             body = searcher.doc(address).get_first("body") or ""
             hit.snippet = _marked(_snippet(generator, body, needles))
+
+    def _snippet_query(self, searcher: tantivy.Searcher, terms: Highlights) -> tantivy.Query | None:
+        """The body terms to highlight: the generator ignores prefix queries, so prefixes are
+        expanded here (as the search does, up to PREFIX_EXPANSIONS terms each)."""
+        words = list(terms.words)
+        for prefix in terms.prefixes:
+            expanded = searcher.terms_with_prefix("body", prefix, limit=PREFIX_EXPANSIONS)
+            words.extend(term for term, _ in expanded)
+        if not words:
+            return None
+        return tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "body", w))
+                for w in words
+            ]
+        )
 
     def _facets(  # type: ignore[no-untyped-def]
         self, searcher: tantivy.Searcher, matching, names: Iterable[str], matches: int
@@ -559,12 +578,12 @@ def _snippet(
     return generator.snippet_from_doc(tantivy.Document(body=body))  # no match in the window
 
 
-def _needles(node: Node | None) -> list[re.Pattern[str]]:
+def _needles(terms: Highlights) -> list[re.Pattern[str]]:
     """Patterns for where a match starts in a lower-cased body: a phrase, else any term, at
     the beginning of a word."""
     return [
         re.compile(r"\b(?:" + "|".join(map(re.escape, needles)) + ")")
-        for needles in highlight_needles(node)
+        for needles in (terms.phrases, terms.words + terms.prefixes)
         if needles
     ]
 

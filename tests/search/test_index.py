@@ -1,0 +1,180 @@
+"""The Tantivy index on small hand-made tables: pks from the sort key, snippet windows, sampled
+facets and totals, and catch-up commits."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, insert, update
+
+from app.models import Article
+from app.search import tantivy_index
+from app.search.base import ArticleQuery
+from app.search.tantivy_index import SAMPLE_BUCKETS, TantivyIndex, sample_bucket
+from tests.conftest import make_settings, migrated_engine
+
+FILLER = "The council met on Tuesday and the weather was mild. " * 60  # ~3,200 characters
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Engine:
+    return migrated_engine(make_settings(tmp_path))
+
+
+def add_articles(engine: Engine, rows: list[dict]) -> None:
+    """Insert articles with just the columns the index reads (and the required ones)."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with engine.begin() as connection:
+        start = connection.execute(Article.__table__.select()).fetchall().__len__()
+        connection.execute(
+            insert(Article),
+            [
+                {
+                    "id": f"a{start + n}",
+                    "origin": f"test:{start + n}",
+                    "title": None,
+                    "source": None,
+                    "published_at": None,
+                    "credits": [],
+                    "content_hash": f"h{start + n}",
+                    "word_count": 1,
+                    "ingested_at": now,
+                    "updated_at": now,
+                    "seq": start + n + 1,
+                    **row,
+                }
+                for n, row in enumerate(rows)
+            ],
+        )
+
+
+def indexed(tmp_path: Path, engine: Engine) -> TantivyIndex:
+    index = TantivyIndex(tmp_path / "index", engine)
+    index.catch_up()
+    return index
+
+
+class CountingSearcher:
+    """A searcher that counts stored-document loads."""
+
+    def __init__(self, searcher) -> None:  # type: ignore[no-untyped-def]
+        self.searcher, self.loads = searcher, 0
+
+    def doc(self, address):  # type: ignore[no-untyped-def]
+        self.loads += 1
+        return self.searcher.doc(address)
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self.searcher, name)
+
+
+def test_hits_carry_pks_from_the_sort_key_without_loading_documents(
+    tmp_path: Path, engine: Engine
+) -> None:
+    big = 2**40 - 1  # the largest pk the sort key holds
+    add_articles(
+        engine,
+        [
+            {"pk": 7, "body": "apples", "published_at": date(2024, 1, 2)},
+            {"pk": big, "body": "apples and pears", "published_at": date(2024, 1, 3)},
+            {"pk": 9, "body": "pears", "published_at": None},
+        ],
+    )
+    index = indexed(tmp_path, engine)
+    counting = CountingSearcher(index.index.searcher())
+    index.index = type("Stub", (), {"searcher": lambda self: counting})()
+    page = index.search(ArticleQuery(limit=2))
+    assert [h.article_pk for h in page.hits] == [big, 7] and page.total == 3
+    after = index.search(ArticleQuery(limit=2, after=page.hits[-1].position))
+    assert [h.article_pk for h in after.hits] == [9] and after.total == 3
+    assert counting.loads == 0
+
+
+def test_relevance_and_dedupe_hits_by_pk(tmp_path: Path, engine: Engine) -> None:
+    add_articles(
+        engine,
+        [
+            {"pk": 3, "body": "pears pears pears", "published_at": date(2024, 1, 2)},
+            {"pk": 4, "body": "pears", "published_at": date(2024, 1, 3)},
+        ],
+    )
+    index = indexed(tmp_path, engine)
+    best = index.search(ArticleQuery(text="pears", sort="relevance"))
+    assert [h.article_pk for h in best.hits] == [3, 4] and all(h.snippet for h in best.hits)
+    once = index.search(ArticleQuery(text="pears", sort="relevance", dedupe=True))
+    assert [h.article_pk for h in once.hits] == [3, 4]  # each article is its own story here
+    assert [h.article_pk for h in index.search(ArticleQuery(dedupe=True)).hits] == [4, 3]
+
+
+def test_snippets_are_cut_around_the_first_match(tmp_path: Path, engine: Engine) -> None:
+    add_articles(
+        engine,
+        [
+            {"body": FILLER + "At the end the <zeppelin> landed. " + FILLER},
+            # "happy" is stemmed "happi": no word starts with that, so the whole body is used.
+            {"body": FILLER + "Everyone was happy & relieved."},
+            {"body": FILLER + "The statement came late."},
+        ],
+    )
+    index = indexed(tmp_path, engine)
+    (late,) = index.search(ArticleQuery(text="zeppelin")).hits
+    assert "<mark>zeppelin</mark>" in late.snippet and "&lt;" in late.snippet  # type: ignore[operator]
+    (stem,) = index.search(ArticleQuery(text="happy")).hits
+    assert "<mark>happy</mark> &amp; relieved" in stem.snippet  # type: ignore[operator]
+    (prefix,) = index.search(ArticleQuery(text="stat*")).hits
+    assert "<mark>statement</mark>" in prefix.snippet  # type: ignore[operator]
+
+
+def test_window_starts_and_ends_at_spaces() -> None:
+    body = "word " * 400 + "target " + "word " * 400
+    terms = tantivy_index.highlights(tantivy_index.parse("target"))
+    window = tantivy_index._window(body, tantivy_index._needles(terms))
+    assert window is not None and len(window) <= tantivy_index.SNIPPET_WINDOW
+    assert "target" in window and window.startswith("word") and window.endswith("word")
+
+
+def test_sample_buckets_are_uniform() -> None:
+    counts = Counter(sample_bucket(pk) for pk in range(1, 64_001))
+    assert len(counts) == SAMPLE_BUCKETS and max(counts.values()) < 1_150
+    assert min(counts.values()) > 850
+
+
+def test_facets_are_exact_below_the_threshold_and_estimated_above(
+    tmp_path: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_articles(
+        engine,
+        [{"body": "apples", "source": "Daily" if n % 4 else "Weekly"} for n in range(1, 1281)],
+    )
+    index = indexed(tmp_path, engine)
+    query = ArticleQuery(text="apples", facets=("source",))
+    exact = index.search(query)
+    assert exact.facets == {"source": [("Daily", 960), ("Weekly", 320)]}
+    assert not exact.facets_estimated and not exact.total_estimated
+    monkeypatch.setattr(tantivy_index, "FACET_EXACT_MATCHES", 1000)
+    monkeypatch.setattr(tantivy_index, "FACET_SAMPLE_TARGET", 320)  # 16 of 64 buckets
+    sampled = index.search(query)
+    assert sampled.facets_estimated and sampled.total == 1280
+    (daily, daily_n), (weekly, weekly_n) = sampled.facets["source"]
+    assert (daily, weekly) == ("Daily", "Weekly") and daily_n % 4 == 0 and weekly_n % 4 == 0
+    assert abs(daily_n - 960) < 150 and abs(weekly_n - 320) < 100
+
+
+def test_catch_up_commits_in_batches_and_replaces_updated_articles(
+    tmp_path: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_articles(engine, [{"body": f"apples {n}"} for n in range(25)])
+    index = TantivyIndex(tmp_path / "index", engine)
+    saved: list[int] = []
+    real_save = index._save_watermark
+    monkeypatch.setattr(index, "_save_watermark", lambda seq: (saved.append(seq), real_save(seq)))
+    assert index.catch_up(batch_size=4, commit_every=10) == 25
+    assert saved == [12, 24, 25]  # after whole reads past 10 uncommitted, then at the end
+    with engine.begin() as connection:
+        connection.execute(update(Article).where(Article.pk == 1).values(body="pears", seq=26))
+    assert index.catch_up() == 1
+    assert index.search(ArticleQuery(text="apples")).total == 24
+    assert [h.article_pk for h in index.search(ArticleQuery(text="pears")).hits] == [1]
