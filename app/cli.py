@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -86,6 +87,7 @@ def ingest_into(settings: Settings, engine: Engine, paths: list[Path], *, extrac
             extractor=extractor,
             max_bytes=settings.max_file_bytes,
             assign_stories=extract,
+            processes=_readers(len(files), extract=extract),
             on_progress=lambda n: progress.advance(task, n),
         )
     for warning in report.warnings:
@@ -97,6 +99,12 @@ def ingest_into(settings: Settings, engine: Engine, paths: list[Path], *, extrac
         _note_pending_stories(engine)
     _catch_up_index(settings, engine)
     return not report.failed
+
+
+def _readers(files: int, *, extract: bool) -> int:
+    """Processes that read and parse files: two for a bulk load (the loader keeps its own
+    process busy); one with extraction, whose spaCy workers need the cores."""
+    return 2 if not extract and files >= 1000 and (os.cpu_count() or 1) > 1 else 1
 
 
 def _note_pending_stories(engine: Engine) -> None:
@@ -143,6 +151,8 @@ def serve(
         empty = session.scalar(select(Article.pk).limit(1)) is None
     if seed is not None and empty:
         ingest_into(settings, engine, [seed], extract=True)
+    else:
+        _catch_up_index(settings, engine)  # here, once, not in each worker's start-up
     engine.dispose()
     uvicorn.run(
         "app.main:create_app",
@@ -152,6 +162,7 @@ def serve(
         log_level=settings.log_level,
         workers=settings.workers,
         access_log=settings.access_log,
+        timeout_worker_healthcheck=60,  # a worker's start-up (imports) is slow on a busy host
     )
 
 

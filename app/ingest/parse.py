@@ -321,7 +321,7 @@ def _is_body_after(rest: list[str]) -> bool:
     first = content[0].lstrip()
     if first[0].islower() and rest[0].strip() != "":
         return False
-    return any(ch in ".!?" for line in content for ch in line)
+    return any("." in line or "!" in line or "?" in line for line in content)
 
 
 # --- the whole article -------------------------------------------------------------------------

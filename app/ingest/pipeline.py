@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -53,35 +55,72 @@ def ingest_files(
     extractor: EntityExtractor | None,
     max_bytes: int,
     assign_stories: bool = True,
+    processes: int = 1,
     on_progress: Callable[[int], None] = lambda n: None,
 ) -> IngestReport:
     """Ingest (path, key) pairs from `iter_article_files`; bad files are reported, not fatal.
-    Without `assign_stories` (bulk loads) articles wait for `stories.restory` to get a story."""
+    Without `assign_stories` (bulk loads) articles wait for `stories.restory` to get a story.
+    With `processes` > 1, that many worker processes read and parse files ahead of the loader."""
     report = IngestReport()
-    files = iter(files)
-    while batch := list(islice(files, BATCH_SIZE)):
-        prepared = list(_prepare(batch, report, max_bytes=max_bytes))
+    for batch in _prepared_batches(iter(files), max_bytes=max_bytes, processes=processes):
+        report.failed.extend(batch.failed)
+        report.warnings.extend(batch.warnings)
         _load_batch(
-            prepared,
+            batch.prepared,
             engine=engine,
             extractor=extractor,
             assign_stories=assign_stories,
             report=report,
         )
-        on_progress(len(batch))
+        on_progress(batch.size)
     return report
 
 
-def _prepare(batch, report: IngestReport, *, max_bytes: int) -> Iterator[Prepared]:  # type: ignore[no-untyped-def]
-    for path, key in batch:
+@dataclass
+class _Batch:
+    """A batch of files read and parsed: what loads, and what did not."""
+
+    size: int
+    prepared: list[Prepared] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _prepared_batches(
+    files: Iterator[tuple[Path, str]], *, max_bytes: int, processes: int
+) -> Iterator[_Batch]:
+    """Read and parse the files a batch at a time, in order. Worker processes, if any, work at
+    most two batches each ahead of the caller: memory stays bounded whatever the corpus size."""
+    batches = iter(lambda: list(islice(files, BATCH_SIZE)), [])
+    if processes <= 1:
+        yield from (_prepare(batch, max_bytes) for batch in batches)
+        return
+    pool = ProcessPoolExecutor(processes)
+    try:
+        ahead: deque[Future[_Batch]] = deque()
+        for batch in batches:
+            ahead.append(pool.submit(_prepare, batch, max_bytes))
+            if len(ahead) > 2 * processes:
+                yield ahead.popleft().result()
+        while ahead:
+            yield ahead.popleft().result()
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+def _prepare(files: list[tuple[Path, str]], max_bytes: int) -> _Batch:
+    batch = _Batch(size=len(files))
+    for path, key in files:
         try:
             text, warnings = read_article_text(path, max_bytes=max_bytes)
             parsed = parse_article(text)
         except (BadArticleFile, ParseError) as error:
-            report.failed.append((str(path), str(error)))
+            batch.failed.append((str(path), str(error)))
             continue
-        report.warnings.extend(warnings)
-        yield Prepared(origin=f"file:{key}", parsed=parsed, content_hash=content_hash(text))
+        batch.warnings.extend(warnings)
+        digest = content_hash(text)
+        batch.prepared.append(Prepared(origin=f"file:{key}", parsed=parsed, content_hash=digest))
+    return batch
 
 
 def _load_batch(
