@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Routers search through the time budget; the indexer writes the index directly.
         search = BudgetedSearch(index, threads=settings.search_threads)
         app.state.engine, app.state.search, app.state.indexer = engine, search, indexer
-        app.state.catalog = Catalog()
+        app.state.catalog = Catalog(cached_pages=settings.cached_pages)
         yield
         search.close()
         indexer.stop()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
-from collections.abc import Iterable
 from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from app.api import cursors
-from app.api.catalog import CatalogDep, is_plain, summaries
+from app.api.catalog import Catalog, CatalogDep, is_plain, summaries
 from app.api.deps import SearchDep, problems
 from app.api.writes import WriterDep, get_extractor
 from app.db import EngineDep, SessionDep
@@ -103,9 +103,10 @@ def list_articles(
 ) -> Response:
     """List, search and filter articles, newest first or best match first."""
     entities = entity_filters(session, params)
-    sources = _known_sources(catalog.sources(session), params.source)
+    sources = _known_sources(catalog, session, params.source)
     if entities is None or sources is None:  # a filter names nothing we have
-        return _json(ArticlePage(items=[], next_cursor=None, total=0, facets=_no_facets(params)))
+        empty = ArticlePage(items=[], next_cursor=None, total=0, facets=_no_facets(params))
+        return _json(empty.model_dump_json())
     query = ArticleQuery(
         text=params.q,
         sources=sources,
@@ -119,25 +120,30 @@ def list_articles(
         story=params.story,
         dedupe=params.dedupe,
     )
-    page = catalog.listing(session, query) if is_plain(query) else search.search(query)
-    return _json(
-        ArticlePage(
-            items=summaries(session, page),
-            next_cursor=cursors.encode(list(page.hits[-1].position), cursors.fingerprint(params))
-            if page.has_more and page.hits
-            else None,
-            total=page.total,
-            total_estimated=page.total_estimated,
-            facets=_facets(session, page) if params.facets else None,
-            facets_estimated=page.facets_estimated,
-        )
-    )
+    render = functools.partial(_render, session, params)
+    if is_plain(query):
+        key = params.model_dump_json()
+        return _json(catalog.listing(session, query, key=key, render=render))
+    return _json(render(search.search(query)))
 
 
-def _json(page: ArticlePage) -> Response:
-    """Serialise once, in pydantic's core: the page is built from checked values, so FastAPI
-    need not validate it against the response model again."""
-    return Response(page.model_dump_json(), media_type="application/json")
+def _render(session: Session, params: ArticleParams, page: SearchPage) -> str:
+    return ArticlePage(
+        items=summaries(session, page),
+        next_cursor=cursors.encode(list(page.hits[-1].position), cursors.fingerprint(params))
+        if page.has_more and page.hits
+        else None,
+        total=page.total,
+        total_estimated=page.total_estimated,
+        facets=_facets(session, page) if params.facets else None,
+        facets_estimated=page.facets_estimated,
+    ).model_dump_json()
+
+
+def _json(body: str) -> Response:
+    """Send JSON serialised once, in pydantic's core: pages are built from checked values, so
+    FastAPI need not validate them against the response model again."""
+    return Response(body, media_type="application/json")
 
 
 class EntityParams(Protocol):
@@ -172,12 +178,12 @@ def entity_filters(session: Session, params: EntityParams) -> tuple[EntityFilter
     return tuple(filters)
 
 
-def _known_sources(stored: Iterable[tuple[str, int]], names: list[str]) -> tuple[str, ...] | None:
+def _known_sources(catalog: Catalog, session: Session, names: list[str]) -> tuple[str, ...] | None:
     """Match source names case-insensitively; None if none of them exists."""
     if not names:
         return ()
     wanted = {fold(n) for n in names}
-    matches = tuple(sorted(name for name, _ in stored if fold(name) in wanted))
+    matches = tuple(sorted(name for name, _ in catalog.sources(session) if fold(name) in wanted))
     return matches or None
 
 

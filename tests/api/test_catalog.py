@@ -60,7 +60,7 @@ def test_catalog_pages_are_the_index_pages(listed: TestClient, sort: Sort, limit
     engine = listed.app.state.engine  # type: ignore[attr-defined]
     index: TantivyIndex = listed.app.state.indexer.index  # type: ignore[attr-defined]
     with Session(engine) as session:
-        from_table = _walk(lambda q: Catalog().listing(session, q), sort, limit)
+        from_table = _walk(lambda q: Catalog().page(session, q, total=0), sort, limit)
     from_index = _walk(index.search, sort, limit)
     assert from_table == from_index
     assert sorted(from_table) == list(range(1, len(DATES) + 1))
@@ -122,3 +122,25 @@ def test_listings_and_filters_never_scan_a_table(listed: TestClient) -> None:
             details = [row[-1] for row in plan]
             assert not [d for d in details if d.startswith("SCAN")], (sql, details)
             assert not [d for d in details if "TEMP B-TREE" in d], (sql, details)
+
+
+@pytest.mark.parametrize("cached_pages", [1024, 1, 0])
+def test_cached_listing_follows_new_articles(tmp_path: Path, cached_pages: int) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    _write_corpus(corpus)
+    settings = make_settings(tmp_path, cached_pages=cached_pages)
+    engine = migrated_engine(settings)
+    ingest(engine, [corpus], extractor=None)
+    with TestClient(create_app(settings)) as client:
+        before = client.get("/articles", params={"limit": 2}).json()
+        assert client.get("/articles", params={"limit": 2}).json() == before
+        assert client.get("/articles", params={"limit": 3}).json()["items"][:2] == before["items"]
+        late = tmp_path / "late"
+        late.mkdir()
+        (late / "new.txt").write_text("Newest Report Filed\n\ndate 2024-06-01\n\nA later report.\n")
+        ingest(engine, [late], extractor=None)
+        after = client.get("/articles", params={"limit": 2}).json()
+    assert after["total"] == before["total"] + 1
+    assert after["items"][0]["title"] == "Newest Report Filed"
+    assert after["items"][1] == before["items"][0]
