@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from app.ingest import stories
@@ -329,19 +329,18 @@ def upsert_entities(session: Session, found: Sequence[FoundEntity]) -> dict[str,
     first: dict[str, FoundEntity] = {}
     for f in found:
         first.setdefault(f.key, f)
-    pks: dict[str, int] = {}
-    for chunk in chunks(list(first)):
-        rows = session.execute(select(Entity.key, Entity.pk).where(Entity.key.in_(chunk)))
-        pks.update((key, pk) for key, pk in rows)
+    pks = _entity_pks(session, list(first))
     new = [f for key, f in first.items() if key not in pks]
-    if new:
-        rows = [
+    insert_rows(
+        session,
+        Entity.__table__,
+        [
             {"id": stable_id(f.key), "key": f.key, "name": f.name, "type": f.type}
             | {"article_count": 0, "mention_count": 0}
             for f in new
-        ]
-        statement = insert(Entity).returning(Entity.pk, sort_by_parameter_order=True)
-        pks.update(zip((f.key for f in new), session.scalars(statement, rows).all(), strict=True))
+        ],
+    )
+    pks |= _entity_pks(session, [f.key for f in new])
     names = sorted({(pks[f.key], name) for f in found for name in _names(f)})
     raw_cursor(session).executemany(
         driver_sql(
@@ -351,6 +350,14 @@ def upsert_entities(session: Session, found: Sequence[FoundEntity]) -> dict[str,
         ),
         [(pk, name, fold(name)) for pk, name in names],
     )
+    return pks
+
+
+def _entity_pks(session: Session, keys: list[str]) -> dict[str, int]:
+    pks: dict[str, int] = {}
+    for chunk in chunks(keys):
+        rows = session.execute(select(Entity.key, Entity.pk).where(Entity.key.in_(chunk)))
+        pks.update((key, pk) for key, pk in rows)
     return pks
 
 
