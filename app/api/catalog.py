@@ -13,14 +13,14 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import Connection, Select, func, select, tuple_
+from sqlalchemy import Connection, Select, bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from app.models import Article, Story
-from app.schemas import EXCERPT_CHARS, ArticleSummary, excerpt
+from app.schemas import EXCERPT_CHARS, excerpt
 from app.search.base import ArticleQuery, Hit, SearchPage
 
 DAY_SHIFT = 40  # the index's sort key: day ordinal << 40 | pk (app.search.tantivy_index)
@@ -115,7 +115,7 @@ def _count(connection: Connection, version: int) -> _Snapshot:
         .group_by(Article.source)
         .order_by(count.desc(), Article.source)
     ).all()
-    return _Snapshot(version, articles, tuple((name, n) for name, n in sources))
+    return _Snapshot(version, articles, tuple((str(name), n) for name, n in sources))
 
 
 def _sort_key(day: date | None, pk: int) -> int:
@@ -155,45 +155,45 @@ def _part(dated: bool, position: tuple[date | None, int] | None, newest_first: b
     return statement.order_by(*(c.desc() for c in columns) if newest_first else columns)
 
 
-def summaries(session: Session, page: SearchPage) -> list[ArticleSummary]:
-    """The page's articles as summaries, in the page's order, from the columns a summary shows
-    (the body only up to the excerpt's length)."""
-    head = func.substr(Article.body, 1, EXCERPT_CHARS + 1)  # enough to cut the same excerpt
-    rows = (
-        session.connection()
-        .execute(
-            select(
-                Article.pk,
-                Article.id,
-                Article.title,
-                Article.source,
-                Article.author,
-                Article.published_at,
-                head,
-                Article.word_count,
-                Story.id,
-            )
-            .outerjoin(Story, Story.pk == Article.story_pk)
-            .where(Article.pk.in_([hit.article_pk for hit in page.hits]))
-        )
-        .all()
+# Built once: an expanding IN parameter keeps the statement in SQLAlchemy's compiled cache.
+SUMMARY_ROWS = (
+    select(
+        Article.pk,
+        Article.id,
+        Article.title,
+        Article.source,
+        Article.author,
+        Article.published_at,
+        func.substr(Article.body, 1, EXCERPT_CHARS + 1).label("head"),  # enough for the excerpt
+        Article.word_count,
+        Story.id.label("story_id"),
     )
-    by_pk = {row[0]: row for row in rows}
+    .outerjoin(Story, Story.pk == Article.story_pk)
+    .where(Article.pk.in_(bindparam("pks", expanding=True)))
+)
+
+
+def summaries(session: Session, page: SearchPage) -> list[dict[str, Any]]:
+    """The page's articles as `ArticleSummary` fields, in the page's order, from the columns a
+    summary shows (the body only up to the excerpt's length). Plain dicts: the page model
+    validates them in pydantic's core, much faster than building models here."""
+    pks = [hit.article_pk for hit in page.hits]
+    rows = {row.pk: row for row in session.connection().execute(SUMMARY_ROWS, {"pks": pks})}
     return [
-        ArticleSummary.model_construct(
-            id=row[1],
-            title=row[2],
-            source=row[3],
-            author=row[4],
-            published_at=row[5],
-            excerpt=excerpt(row[6]),
-            word_count=row[7],
-            story_id=row[8],
-            score=hit.score,
-            snippet=hit.snippet,
-        )
+        {
+            "id": row.id,
+            "title": row.title,
+            "source": row.source,
+            "author": row.author,
+            "published_at": row.published_at,
+            "excerpt": excerpt(row.head),
+            "word_count": row.word_count,
+            "story_id": row.story_id,
+            "score": hit.score,
+            "snippet": hit.snippet,
+        }
         for hit in page.hits
-        if (row := by_pk.get(hit.article_pk)) is not None  # None: deleted since indexed
+        if (row := rows.get(hit.article_pk)) is not None  # None: deleted since indexed
     ]
 
 
