@@ -108,6 +108,21 @@ def throughput_table(run: dict) -> str:
     return "\n".join(lines)
 
 
+def uncached_table(run: dict) -> str:
+    lines = [
+        "| query class | 1 client: req/s, p50 / p99 ms | 16 clients: req/s, p50 / p99 ms |",
+        "| --- | --- | --- |",
+    ]
+    for cls, row in run.get("uncached_listings", {}).items():
+        one, many = row["one client"], row["16 clients"]
+        lines.append(
+            f"| {CLASS_LABELS[cls]} | {one.get('rps', 0):.0f}, {ms(one.get('p50_ms'))} / "
+            f"{ms(one.get('p99_ms'))} | {many.get('rps', 0):.0f}, {ms(many.get('p50_ms'))} / "
+            f"{ms(many.get('p99_ms'))} |"
+        )
+    return "\n".join(lines)
+
+
 def datasette_table(run: dict) -> str:
     lines = ["| query class | Datasette form | p50 / p99 ms | n |", "| --- | --- | --- | --- |"]
     for cls in CLASSES:
@@ -210,6 +225,13 @@ def targets_table(runs: list[dict]) -> str:
                 f"| {label}: listing ≥ 3× Datasette's fastest form | {ratio(api_rps, max(ds))} "
                 f"| {'yes' if api_rps >= 3 * max(ds) else 'no'} |"
             )
+        if uncached := run.get("uncached_listings", {}).get("list_first"):
+            cold = uncached["16 clients"]["rps"]
+            lines.append(
+                f"| {label}: the same, every request missing the page cache | {cold:.0f} req/s"
+                + (f", {ratio(cold, max(ds))} Datasette" if ds else "")
+                + f" | {'yes' if cold >= 1500 else 'no'} |"
+            )
         page1 = run["latency"]["list_first"]["api"]["p50_ms"]
         page500 = run["latency"]["list_page_500"]["api"]["p50_ms"]
         lines.append(
@@ -254,6 +276,11 @@ def render(runs: list[dict]) -> str:
             "Requests per second, 16 connections (wrk, 2 threads, on the same 2 cores):",
             "",
             throughput_table(run),
+            "",
+            "Listings with the page cache off (`NEWSCORPUS_CACHED_PAGES=0`, a second server "
+            "started for this; wrk):",
+            "",
+            uncached_table(run),
             "",
             "Every Datasette form measured:",
             "",

@@ -277,24 +277,25 @@ def start_server(
     raise RuntimeError(f"{name} did not become ready; see {log_file}")
 
 
-@contextlib.contextmanager
-def servers(data: Path, port: int, out: Path) -> Iterator[tuple[Server, Server]]:
-    api_port, ds_port = free_port(port), free_port(port + 1)
-    env = {
+def start_api(data: Path, port: int, out: Path, *, name: str = "api", **env: str) -> Server:
+    """`newscorpus serve` as shipped (one worker per core), with extra settings if given."""
+    api_port = free_port(port)
+    environment = {
         **os.environ,
         "NEWSCORPUS_DATA_DIR": str(data),
         "NEWSCORPUS_HOST": HOST,
         "NEWSCORPUS_PORT": str(api_port),
         "NEWSCORPUS_LOG_LEVEL": "warning",
+        **env,
     }
-    api = start_server(
-        "api",
-        [str(VENV_BIN / "newscorpus"), "serve"],
-        env,
-        f"http://{HOST}:{api_port}",
-        "/readyz",
-        out,
-    )
+    command = [str(VENV_BIN / "newscorpus"), "serve"]
+    return start_server(name, command, environment, f"http://{HOST}:{api_port}", "/readyz", out)
+
+
+@contextlib.contextmanager
+def servers(data: Path, port: int, out: Path) -> Iterator[tuple[Server, Server]]:
+    api = start_api(data, port, out)
+    ds_port = free_port(port + 1)
     try:
         datasette = start_server(
             "datasette",
@@ -326,6 +327,22 @@ def servers(data: Path, port: int, out: Path) -> Iterator[tuple[Server, Server]]
         yield api, datasette
     finally:
         datasette.stop()
+        api.stop()
+
+
+def uncached_listings(data: Path, port: int, out: Path, w: Workload, seconds: int) -> dict:
+    """Listings from a server that keeps no rendered pages (NEWSCORPUS_CACHED_PAGES=0): what
+    a listing costs when every request misses the page cache."""
+    api = start_api(data, port, out, name="api-uncached", NEWSCORPUS_CACHED_PAGES="0")
+    try:
+        return {
+            cls: {
+                "one client": throughput(api.base, w.api[cls], seconds=seconds, connections=1),
+                "16 clients": throughput(api.base, w.api[cls], seconds=seconds),
+            }
+            for cls in ("list_first", "list_page_500")
+        }
+    finally:
         api.stop()
 
 
@@ -841,6 +858,8 @@ def main() -> None:
             "api_rss_mb_end": api.rss_mb(),
             "datasette_peak_rss_mb": datasette.peak_rss_mb(),
         }
+    uncached = uncached_listings(data, args.port, out, workload, args.wrk_seconds)
+    log(f"listings without the page cache: {uncached}")
     results = {
         "size": args.size,
         "started": started.isoformat(timespec="seconds"),
@@ -855,6 +874,7 @@ def main() -> None:
         "workload": workload.notes,
         "latency": lat,
         "throughput": rps,
+        "uncached_listings": uncached,
     }
     text = json.dumps(results, indent=1)
     (out / f"results-{label(args.size)}.json").write_text(text)
