@@ -51,12 +51,15 @@ SNIPPET_LEAD = 150  # of the window, before the first match
 PREFIX_EXPANSIONS = 50  # terms a prefix stands for in snippets (tantivy's own limit)
 FACET_SIZE = 10
 SAMPLE_BUCKETS = 64  # every document is in one bucket (a hash of its pk): uniform samples
-FACET_EXACT_MATCHES = 50_000  # facets over more matches than this are counted on a sample
-FACET_SAMPLE_TARGET = 20_000  # about this many matches in that sample
+# Aggregations scan every match (facets cost ~0.2 us per match and entity field at 100k, plus
+# ~3 ms), so over more matches than this, facets and story totals are counted on a sample:
+FACET_EXACT_MATCHES = 20_000
+FACET_SAMPLE_TARGET = 5_000  # about this many matches in the sample (~2 % error on big counts)
 RELEVANCE_SLACK = 16  # extra hits fetched so equal scores at a page edge are ordered stably
 DEDUPE_WINDOW = 200  # hits read at a time while collapsing a result to one article per story
 DEDUPE_ROUNDS = 50  # windows read at most for one page (only huge stories need more than one)
 EXACT_STORY_TOTAL = 10_000  # matches up to which a deduplicated total is counted exactly
+STORY_KEY_END = 1 << 63  # story keys are spread uniformly below this
 NO_STORY = "article:"  # story field of an article not yet in a story: a story of its own
 READ_BATCH = 5_000  # articles read from the database at a time while indexing
 # A commit flushes segments and makes them searchable; each one costs about as much as
@@ -109,6 +112,7 @@ class _Ranked(NamedTuple):
     total: int
     has_more: bool
     matches: int  # articles matching (total counts stories when deduplicating)
+    total_estimated: bool = False
 
 
 class IndexBusy(RuntimeError):
@@ -243,7 +247,7 @@ class TantivyIndex:
                 .join(Entity, Mention.entity_pk == Entity.pk)
                 .join(Article, Mention.article_pk == Article.pk)
                 .where(Article.seq > seq, Article.seq <= rows[-1].seq)
-            )
+            ).all()  # fetchall: far cheaper than row-by-row iteration
             entities: dict[int, set[tuple[str, str]]] = defaultdict(set)
             for article_pk, entity_type, entity_id in mentioned:
                 entities[article_pk].add((entity_type, entity_id))
@@ -292,7 +296,10 @@ class TantivyIndex:
         if text_query is not None:
             self._add_snippets(searcher, node, ranked.hits)
         page = SearchPage(
-            hits=[hit for hit, _ in ranked.hits], total=ranked.total, has_more=ranked.has_more
+            hits=[hit for hit, _ in ranked.hits],
+            total=ranked.total,
+            has_more=ranked.has_more,
+            total_estimated=ranked.total_estimated,
         )
         if query.facets:
             page.facets, page.facets_estimated = self._facets(
@@ -327,7 +334,7 @@ class TantivyIndex:
         found = [(b["key"], b["doc_count"]) for b in buckets if not b["key"].startswith(NO_STORY)]
         if len(buckets) < limit:
             return found, len(buckets)
-        return found, self._story_total(searcher, matching, self._count(searcher, matching))
+        return found, self._story_total(searcher, matching, self._count(searcher, matching))[0]
 
     def _filters(self, query: ArticleQuery) -> list[tantivy.Query]:
         filters = []
@@ -348,8 +355,11 @@ class TantivyIndex:
         return filters
 
     def _key_range(self, lower: int | None, upper: int | None) -> tantivy.Query:
+        return self._int_range("sort_key", lower, upper)
+
+    def _int_range(self, field: str, lower: int | None, upper: int | None) -> tantivy.Query:
         return tantivy.Query.range_query(
-            self.schema, "sort_key", tantivy.FieldType.Integer, lower_bound=lower, upper_bound=upper
+            self.schema, field, tantivy.FieldType.Integer, lower_bound=lower, upper_bound=upper
         )
 
     def _after(self, query: ArticleQuery, key: int | None) -> tantivy.Query | None:
@@ -431,11 +441,14 @@ class TantivyIndex:
         seen = int(query.after[2]) if query.after else 0
         kept: list[tuple[Hit, tantivy.DocAddress]] = []
         decided: set[int] = set()
-        for _ in range(DEDUPE_ROUNDS):
+        matches = None
+        for round_ in range(DEDUPE_ROUNDS):
             window = self._without(self._and([matching, self._after(query, key)]), decided)
+            counting = round_ == 0 and query.after is None  # the first read sees every match
             result = searcher.search(
-                window, DEDUPE_WINDOW, count=False, order_by_field="sort_key", order=order
+                window, DEDUPE_WINDOW, count=counting, order_by_field="sort_key", order=order
             )
+            matches = result.count if counting else matches
             stories = searcher.fast_field_values("story_key", [a for _, a in result.hits])
             for (hit_key, address), story in zip(result.hits, stories, strict=True):
                 key = hit_key
@@ -449,9 +462,10 @@ class TantivyIndex:
                         break
             if len(kept) > query.limit or len(result.hits) < DEDUPE_WINDOW:
                 break
-        matches = self._count(searcher, matching)
-        total = self._story_total(searcher, matching, matches)
-        return _Ranked(kept[: query.limit], total, len(kept) > query.limit, matches)
+        if matches is None:
+            matches = self._count(searcher, matching)
+        total, estimated = self._story_total(searcher, matching, matches)
+        return _Ranked(kept[: query.limit], total, len(kept) > query.limit, matches, estimated)
 
     def _first_of_story(
         self, searcher: tantivy.Searcher, matching, story: int, order
@@ -474,8 +488,11 @@ class TantivyIndex:
         wanted = seen + query.limit + 1 + RELEVANCE_SLACK
         firsts: list[tuple[float, int, tantivy.DocAddress]] = []
         decided: set[int] = set()
-        for _ in range(DEDUPE_ROUNDS):
-            result = searcher.search(self._without(matching, decided), DEDUPE_WINDOW, count=False)
+        matches = 0
+        for round_ in range(DEDUPE_ROUNDS):
+            window = self._without(matching, decided)
+            result = searcher.search(window, DEDUPE_WINDOW, count=round_ == 0)
+            matches = result.count if round_ == 0 else matches  # the first read sees them all
             ranked = self._ranked_by_score(searcher, result)
             stories = searcher.fast_field_values("story_key", [a for _, _, a in ranked])
             for (score, hit_key, address), story in zip(ranked, stories, strict=True):
@@ -491,17 +508,22 @@ class TantivyIndex:
             (Hit(hit_key & PK_MASK, score, None, (score, hit_key, seen + n + 1)), address)
             for n, (score, hit_key, address) in enumerate(firsts[: query.limit])
         ]
-        matches = self._count(searcher, matching)
-        total = self._story_total(searcher, matching, matches)
-        return _Ranked(hits, total, len(firsts) > query.limit, matches)
+        total, estimated = self._story_total(searcher, matching, matches)
+        return _Ranked(hits, total, len(firsts) > query.limit, matches, estimated)
 
-    def _story_total(self, searcher: tantivy.Searcher, matching, matches: int) -> int:  # type: ignore[no-untyped-def]
-        """Count the stories with matching articles: exactly up to EXACT_STORY_TOTAL matches,
-        beyond that Tantivy's cardinality estimate (HyperLogLog, within a few percent)."""
+    def _story_total(self, searcher: tantivy.Searcher, matching, matches: int) -> tuple[int, bool]:  # type: ignore[no-untyped-def]
+        """Count the stories with matching articles, and whether it is an estimate: exactly up
+        to EXACT_STORY_TOTAL matches; beyond, Tantivy's cardinality estimate (HyperLogLog,
+        within a few percent) over a sample of the stories, scaled up. Stories are sampled
+        by key, not articles: a story is in the sample with all its articles or not at all."""
         if matches <= EXACT_STORY_TOTAL:
             request = {"story": {"terms": {"field": "story", "size": max(matches, 1)}}}
-            return len(searcher.aggregate(matching, request)["story"]["buckets"])
-        return int(searcher.cardinality(matching, "story"))
+            return len(searcher.aggregate(matching, request)["story"]["buckets"]), False
+        buckets = _sample_buckets(matches)
+        below = STORY_KEY_END // SAMPLE_BUCKETS * buckets
+        sampled = self._and([matching, self._int_range("story_key", 0, below - 1)])
+        stories = searcher.cardinality(sampled, "story_key")
+        return round(stories * SAMPLE_BUCKETS / buckets), True
 
     # -- snippets and facets ---------------------------------------------------------------
 
@@ -542,17 +564,14 @@ class TantivyIndex:
     def _facets(  # type: ignore[no-untyped-def]
         self, searcher: tantivy.Searcher, matching, names: Iterable[str], matches: int
     ) -> tuple[dict[str, list[tuple[str, int]]], bool]:
-        """Top values of each facet; over a huge match set, counted on a uniform sample of it
-        and scaled up (the second value says so): the aggregation scans every match."""
+        """Top values of each facet; over more than FACET_EXACT_MATCHES matches, counted on a
+        uniform sample of them and scaled up (the second value says so)."""
         request = {name: {"terms": {"field": name, "size": FACET_SIZE}} for name in names}
         scale = 1.0
         if matches > FACET_EXACT_MATCHES:
-            buckets = max(1, math.ceil(SAMPLE_BUCKETS * FACET_SAMPLE_TARGET / matches))
-            if buckets < SAMPLE_BUCKETS:
-                matching, scale = (
-                    self._and([matching, self._sample(buckets)]),
-                    SAMPLE_BUCKETS / buckets,
-                )
+            buckets = _sample_buckets(matches)
+            sample = tantivy.Query.term_set_query(self.schema, "sample", list(range(buckets)))
+            matching, scale = self._and([matching, sample]), SAMPLE_BUCKETS / buckets
         result = searcher.aggregate(matching, request)
         facets = {
             name: [(b["key"], round(b["doc_count"] * scale)) for b in result[name]["buckets"]]
@@ -560,43 +579,45 @@ class TantivyIndex:
         }
         return facets, scale != 1.0
 
-    def _sample(self, buckets: int) -> tantivy.Query:
-        """The documents of the first `buckets` of SAMPLE_BUCKETS sample buckets."""
-        return tantivy.Query.range_query(
-            self.schema, "sample", tantivy.FieldType.Integer, lower_bound=0, upper_bound=buckets - 1
-        )
+
+def _sample_buckets(matches: int) -> int:
+    """How many of the SAMPLE_BUCKETS buckets hold about FACET_SAMPLE_TARGET of the matches."""
+    return min(SAMPLE_BUCKETS, max(1, math.ceil(SAMPLE_BUCKETS * FACET_SAMPLE_TARGET / matches)))
 
 
 def _snippet(
     generator: tantivy.SnippetGenerator, body: str, needles: Sequence[re.Pattern[str]]
 ) -> tantivy.Snippet:
-    window = _window(body, needles)
-    if window is not None:
-        snippet = generator.snippet_from_doc(tantivy.Document(body=window))
-        if snippet.highlighted() or window is body:
-            return snippet
-    return generator.snippet_from_doc(tantivy.Document(body=body))  # no match in the window
+    """The snippet from the window around the first match; from the whole body only if the
+    window shows no match although a needle was found (it was part of another word)."""
+    window, found = _window(body, needles)
+    snippet = generator.snippet_from_doc(tantivy.Document(body=window))
+    if snippet.highlighted() or not found or window is body:
+        return snippet
+    return generator.snippet_from_doc(tantivy.Document(body=body))
 
 
 def _needles(terms: Highlights) -> list[re.Pattern[str]]:
     """Patterns for where a match starts in a lower-cased body: a phrase, else any term, at
-    the beginning of a word."""
+    the beginning of a word. A stem's final "i" is dropped: it stands for a "y" ("citi")."""
+    words = [w[:-1] if len(w) > 2 and w.endswith("i") else w for w in terms.words]
     return [
         re.compile(r"\b(?:" + "|".join(map(re.escape, needles)) + ")")
-        for needles in (terms.phrases, terms.words + terms.prefixes)
+        for needles in (terms.phrases, (*words, *terms.prefixes))
         if needles
     ]
 
 
-def _window(body: str, needles: Sequence[re.Pattern[str]]) -> str | None:
-    """SNIPPET_WINDOW characters of the body from just before its first match, cut at spaces;
-    None if no needle is found (a stem that is not a word's beginning, like "happi")."""
+def _window(body: str, needles: Sequence[re.Pattern[str]]) -> tuple[str, bool]:
+    """SNIPPET_WINDOW characters of the body from just before its first match, cut at spaces,
+    and whether a needle was found. Without one, the body has no match (a title-only hit),
+    whose snippet is empty from any window: its start is as good as the whole."""
     if len(body) <= SNIPPET_WINDOW:
-        return body
+        return body, True
     lowered = body.lower()
     found = next((m for m in (n.search(lowered) for n in needles) if m), None)
     if found is None:
-        return None
+        return body[:SNIPPET_WINDOW], False
     at = found.start()
     start = max(0, at - SNIPPET_LEAD)
     end = start + SNIPPET_WINDOW
@@ -606,7 +627,7 @@ def _window(body: str, needles: Sequence[re.Pattern[str]]) -> str | None:
     if end < len(body):
         space = body.rfind(" ", at, end)
         end = space if space >= 0 else end
-    return body[start:end]
+    return body[start:end], True
 
 
 def _marked(snippet: tantivy.Snippet) -> str | None:

@@ -131,8 +131,8 @@ def test_snippets_are_cut_around_the_first_match(tmp_path: Path, engine: Engine)
 def test_window_starts_and_ends_at_spaces() -> None:
     body = "word " * 400 + "target " + "word " * 400
     terms = tantivy_index.highlights(tantivy_index.parse("target"))
-    window = tantivy_index._window(body, tantivy_index._needles(terms))
-    assert window is not None and len(window) <= tantivy_index.SNIPPET_WINDOW
+    window, found = tantivy_index._window(body, tantivy_index._needles(terms))
+    assert found and len(window) <= tantivy_index.SNIPPET_WINDOW
     assert "target" in window and window.startswith("word") and window.endswith("word")
 
 
@@ -178,3 +178,19 @@ def test_catch_up_commits_in_batches_and_replaces_updated_articles(
     assert index.catch_up() == 1
     assert index.search(ArticleQuery(text="apples")).total == 24
     assert [h.article_pk for h in index.search(ArticleQuery(text="pears")).hits] == [1]
+
+
+def test_story_totals_are_estimated_from_sampled_stories_over_many_matches(
+    tmp_path: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_articles(engine, [{"body": "apples"} for _ in range(1280)])  # each its own story
+    index = indexed(tmp_path, engine)
+    query = ArticleQuery(text="apples", dedupe=True, limit=5)
+    exact = index.search(query)
+    assert exact.total == 1280 and not exact.total_estimated
+    monkeypatch.setattr(tantivy_index, "EXACT_STORY_TOTAL", 100)
+    monkeypatch.setattr(tantivy_index, "FACET_SAMPLE_TARGET", 320)
+    for sort in ("relevance", "-published_at"):
+        estimated = index.search(ArticleQuery(text="apples", dedupe=True, limit=5, sort=sort))
+        assert estimated.total_estimated and abs(estimated.total - 1280) < 200
+        assert len(estimated.hits) == 5 and estimated.has_more
