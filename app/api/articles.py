@@ -257,9 +257,9 @@ def get_article_or_404(
 
 
 @router.get("/{id}", response_model=ArticleDetail, responses=problems(404, 422))
-def get_article(article: Annotated[Article, Depends(get_article_or_404)]) -> ArticleDetail:
+def get_article(article: Annotated[Article, Depends(get_article_or_404)]) -> Response:
     """Get one article with its full text and the entities it mentions."""
-    return _detail(article)
+    return _json(_detail(article).model_dump_json())
 
 
 @router.get("/{id}/related", response_model=RelatedPage, responses=problems(404, 422))
