@@ -46,12 +46,23 @@ def is_plain(query: ArticleQuery) -> bool:
 
 @dataclass
 class _Snapshot:
-    """What is known of the corpus at one version; replaced whole when the version moves."""
+    """What is known of the corpus at one version, each fact computed when first asked for;
+    replaced whole when the version moves."""
 
     version: int
-    count: int
-    sources: tuple[tuple[str, int], ...]  # (name, articles), most articles first
+    count: int | None = None
+    sources: tuple[tuple[str, int], ...] | None = None  # (name, articles), most first
     pages: dict[str, str] = field(default_factory=dict)  # rendered plain listings
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def fact(self, name: str, compute: Callable[[], Any]) -> Any:
+        """The fact, computed by one thread while the others wait for it."""
+        if (value := getattr(self, name)) is None:
+            with self.lock:
+                if (value := getattr(self, name)) is None:
+                    value = compute()
+                    setattr(self, name, value)
+        return value
 
 
 class Catalog:
@@ -62,33 +73,36 @@ class Catalog:
     """
 
     def __init__(self, *, cached_pages: int = 1024) -> None:
-        self._snapshot = _Snapshot(-1, 0, ())
-        self._lock = threading.Lock()
+        self._snapshot = _Snapshot(-1)
         self._cached_pages = cached_pages
 
-    def _current(self, session: Session) -> _Snapshot:
-        connection = session.connection()  # Core statements: a third of the ORM's overhead
+    def _current(self, connection: Connection) -> _Snapshot:
+        """The snapshot this connection's read transaction sees (Core statements here: a third
+        of the ORM's overhead)."""
         version = connection.execute(select(func.max(Article.seq))).scalar() or 0
-        if version != self._snapshot.version:
-            with self._lock:  # one thread recounts; the others wait for its answer
-                if version != self._snapshot.version:
-                    self._snapshot = _count(connection, version)
+        if version > self._snapshot.version:
+            self._snapshot = _Snapshot(version)
+        elif version < self._snapshot.version:  # an older transaction: answer it, keep nothing
+            return _Snapshot(version)
         return self._snapshot
 
     def sources(self, session: Session) -> tuple[tuple[str, int], ...]:
-        return self._current(session).sources
+        connection = session.connection()
+        return self._current(connection).fact("sources", lambda: _sources(connection))
 
     def listing(self, session: Session, query: ArticleQuery, *, key: str, render: Render) -> str:
         """A plain listing page rendered by `render`, from the cache while the corpus has not
         changed; `key` must tell apart every request that renders differently."""
-        snapshot = self._current(session)
+        connection = session.connection()
+        snapshot = self._current(connection)
         if (body := snapshot.pages.get(key)) is not None:
             return body
-        body = render(self.page(session, query, total=snapshot.count))
-        with self._lock:
-            if len(snapshot.pages) >= self._cached_pages > 0:
-                snapshot.pages.pop(next(iter(snapshot.pages)))  # the oldest entry
-            if self._cached_pages > 0:
+        total = snapshot.fact("count", lambda: _count(connection))
+        body = render(self.page(session, query, total=total))
+        if self._cached_pages > 0:
+            with snapshot.lock:
+                if len(snapshot.pages) >= self._cached_pages:
+                    snapshot.pages.pop(next(iter(snapshot.pages)))  # the oldest entry
                 snapshot.pages[key] = body
         return body
 
@@ -106,16 +120,19 @@ class Catalog:
         return SearchPage(hits=hits, total=total, has_more=len(rows) > query.limit)
 
 
-def _count(connection: Connection, version: int) -> _Snapshot:
-    articles = connection.execute(select(func.count()).select_from(Article)).scalar() or 0
+def _count(connection: Connection) -> int:
+    return connection.execute(select(func.count()).select_from(Article)).scalar() or 0
+
+
+def _sources(connection: Connection) -> tuple[tuple[str, int], ...]:
     count = func.count().label("n")
-    sources = connection.execute(
+    rows = connection.execute(
         select(Article.source, count)
         .where(Article.source.is_not(None))
         .group_by(Article.source)
         .order_by(count.desc(), Article.source)
-    ).all()
-    return _Snapshot(version, articles, tuple((str(name), n) for name, n in sources))
+    )
+    return tuple((str(name), n) for name, n in rows)
 
 
 def _sort_key(day: date | None, pk: int) -> int:
