@@ -109,7 +109,16 @@ def _stop_stems() -> frozenset[str]:
 
 def key_of(feature: str | bytes) -> int:
     """Hash a feature to a signed 64-bit key, the same in every process (blake2b, unsalted)."""
-    data = feature.encode() if isinstance(feature, str) else feature
+    return _key_of_word(feature) if isinstance(feature, str) else _hash_key(feature)
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _key_of_word(feature: str) -> int:
+    # Words and entities recur from article to article: each is hashed about once per run.
+    return _hash_key(feature.encode())
+
+
+def _hash_key(data: bytes) -> int:
     value = int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big", signed=True)
     return value if value != TOTAL_KEY else 1
 
