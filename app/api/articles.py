@@ -162,16 +162,20 @@ def entity_filters(session: Session, params: EntityParams) -> tuple[EntityFilter
         ("org", params.org),
     ):
         for name in names:
-            ids = session.scalars(
-                select(Entity.id)
-                .join(EntityName)
-                .where(Entity.type == entity_type, EntityName.folded == fold(name))
-            ).all()
+            ids = (
+                session.connection()
+                .scalars(
+                    select(Entity.id)
+                    .join(EntityName)
+                    .where(Entity.type == entity_type, EntityName.folded == fold(name))
+                )
+                .all()
+            )
             if not ids:
                 return None
             filters.append(EntityFilter(entity_type, tuple(sorted(set(ids)))))
     for entity_id in params.entity:
-        entity_type = session.scalar(select(Entity.type).where(Entity.id == entity_id))
+        entity_type = session.connection().scalar(select(Entity.type).where(Entity.id == entity_id))
         if entity_type is None:
             return None
         filters.append(EntityFilter(entity_type, (entity_id,)))
@@ -221,7 +225,9 @@ def _facets(session: Session, page: SearchPage) -> dict[str, list[FacetBucket]]:
     entity_ids = [
         key for name, buckets in page.facets.items() if name != "source" for key, _ in buckets
     ]
-    rows = session.execute(select(Entity.id, Entity.name).where(Entity.id.in_(entity_ids)))
+    rows = session.connection().execute(
+        select(Entity.id, Entity.name).where(Entity.id.in_(entity_ids))
+    )
     names = {entity_id: name for entity_id, name in rows}
     return {
         facet: [
