@@ -37,7 +37,7 @@ class ArticleQuery:
 
 @dataclass
 class Hit:
-    article_pk: int  # the articles table's primary key
+    article_pk: int  # the articles table's primary key (it may have been deleted since)
     score: float | None
     snippet: str | None
     position: tuple[float, int, int]  # what a cursor after this hit holds
@@ -66,5 +66,5 @@ class SearchBackend(Protocol):
     def stories(self, query: ArticleQuery, *, limit: int) -> tuple[list[tuple[str, int]], int]:
         """List the stories with articles matching the query (text and filters; its sort and
         page are ignored) and how many match: the most matching first, at most `limit`; and
-        how many stories match in all (an estimate beyond EXACT_STORY_TOTAL matches)."""
+        how many stories match in all (an estimate beyond the backend's exact limit)."""
         ...

@@ -2,7 +2,11 @@
 
 Only this module writes the index. It indexes every article whose `seq` is past the index's
 watermark and moves the watermark only after the index commit, so a crash in between just
-re-indexes a few articles (delete-then-add by id: never a duplicate).
+re-indexes the articles since the last commit (delete-then-add by id: never a duplicate).
+
+Reading never loads a stored document except for snippets (one per hit): pks come from the
+`sort_key` fast field and stories from `story_key`. Aggregations over huge match sets (facets,
+story totals) run on a deterministic sample (`sample`, `story_key`) and say they are estimates.
 """
 
 from __future__ import annotations
@@ -45,7 +49,8 @@ DAY_SHIFT = 40  # sort key = day ordinal << 40 | article pk: unique, and ordered
 PK_MASK = (1 << DAY_SHIFT) - 1
 SNIPPET_CHARS = 240
 # Snippets are cut from this much of the body around the first match: the generator
-# re-analyses and scores all the text it is given, so a whole 5 KB body costs several times more.
+# re-analyses and scores all the text it is given (20 snippets of `about` at 100k: 5.3 ms from
+# whole bodies, 3.0 ms from 2,000 characters, 2.3 ms from 1,000, which still holds 4 fragments).
 SNIPPET_WINDOW = 1_000
 SNIPPET_LEAD = 150  # of the window, before the first match
 PREFIX_EXPANSIONS = 50  # terms a prefix stands for in snippets (tantivy's own limit)
