@@ -1,8 +1,9 @@
 """Write parsed articles and their entities to the database: the only place records are written.
 
-Helpers here flush and never commit: the caller's transaction decides. Rows are written in
-batches (one multi-row INSERT for new articles, one executemany for mentions and names), since
-a bulk load of a million files cannot afford a unit-of-work flush per article.
+Helpers here flush and never commit: the caller's transaction decides. Rows are written a batch
+at a time (one driver executemany each for new articles, mentions and names; entity counts
+moved by the difference, never recounted), since a bulk load of a million files cannot afford
+a unit-of-work flush per article nor a recount of every mention of a common entity per batch.
 """
 
 from __future__ import annotations
@@ -240,7 +241,8 @@ def _assign(session: Session, pks: list[int]) -> set[int | None]:
 
 
 def replace_entities(session: Session, found: dict[int, list[FoundEntity]]) -> None:
-    """Give articles (by pk) newly extracted entities, and new seqs so the index sees them."""
+    """Give a batch of articles (by pk) newly extracted entities, and new seqs so the index
+    sees them."""
     rows = session.execute(
         select(Article.pk, Article.story_pk).where(Article.pk.in_(found)).order_by(Article.pk)
     ).all()
