@@ -728,7 +728,7 @@ def throughput(base: str, paths: list[str], *, seconds: int, connections: int = 
         run = subprocess.run(
             [
                 wrk,
-                "-t2",
+                f"-t{min(2, connections)}",  # wrk needs a connection per thread
                 f"-c{connections}",
                 f"-d{seconds}s",
                 "--timeout",
