@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from collections import defaultdict
 from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -12,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from app.api import cursors
-from app.api.catalog import Catalog, CatalogDep, is_plain, summaries
+from app.api.catalog import Catalog, CatalogDep, detail, is_plain, summaries
 from app.api.deps import SearchDep, problems
 from app.api.writes import WriterDep, get_extractor
 from app.db import EngineDep, SessionDep
@@ -24,7 +23,6 @@ from app.ingest.pipeline import ingest_article
 from app.models import Article, Entity, EntityName, Mention
 from app.schemas import (
     ArticleDetail,
-    ArticleEntity,
     ArticleIn,
     ArticlePage,
     ArticleSummary,
@@ -263,9 +261,18 @@ def get_article_or_404(
 
 
 @router.get("/{id}", response_model=ArticleDetail, responses=problems(404, 422))
-def get_article(article: Annotated[Article, Depends(get_article_or_404)]) -> Response:
+def get_article(
+    session: SessionDep, article_id: Annotated[str, Path(alias="id", max_length=64)]
+) -> Response:
     """Get one article with its full text and the entities it mentions."""
-    return _json(_detail(article).model_dump_json())
+    return _json(_detail_json(session, article_id))
+
+
+def _detail_json(session: Session, article_id: str) -> str:
+    fields = detail(session, article_id)
+    if fields is None:
+        raise NotFound(f"no article with id {article_id!r}")
+    return ArticleDetail.model_validate(fields).model_dump_json()
 
 
 @router.get("/{id}/related", response_model=RelatedPage, responses=problems(404, 422))
@@ -322,12 +329,8 @@ def related_articles(
     | problems(400, 401, 403, 413, 422),
 )
 def add_article(
-    new: ArticleIn,
-    request: Request,
-    response: Response,
-    engine: EngineDep,
-    session: SessionDep,
-) -> ArticleDetail:
+    new: ArticleIn, request: Request, engine: EngineDep, session: SessionDep
+) -> Response:
     """Add one article (needs X-API-Key); the same content again returns the existing one."""
     parsed = ParsedArticle(
         body=new.body.strip(),
@@ -339,42 +342,9 @@ def add_article(
     article_id, outcome = ingest_article(
         parsed, url=new.url, engine=engine, extractor=get_extractor(request)
     )
-    response.status_code = 200 if outcome is Outcome.UNCHANGED else 201
-    response.headers["Location"] = f"/articles/{article_id}"
-    return _detail(get_article_or_404(session, article_id))
-
-
-def _detail(article: Article) -> ArticleDetail:
-    return ArticleDetail(
-        **summary(article).model_dump(),
-        body=article.body,
-        url=article.url,
-        credits=article.credits,
-        photo_credit=article.photo_credit,
-        content_hash=article.content_hash,
-        ingested_at=article.ingested_at,
-        duplicate_of=article.duplicate_of.id if article.duplicate_of else None,
-        entities=_article_entities(article),
-    )
-
-
-def _article_entities(article: Article) -> list[ArticleEntity]:
-    grouped: dict[str, list[Mention]] = defaultdict(list)
-    for mention in article.mentions:
-        grouped[mention.entity.id].append(mention)
-    return sorted(
-        (
-            ArticleEntity(
-                id=entity_id,
-                name=mentions[0].entity.name,
-                type=mentions[0].entity.type,  # type: ignore[arg-type]
-                aliases=mentions[0].entity.aliases,
-                mentions=len(mentions),
-                spans=[
-                    (m.start, m.end) for m in mentions if m.start is not None and m.end is not None
-                ],
-            )
-            for entity_id, mentions in grouped.items()
-        ),
-        key=lambda e: (-e.mentions, e.name),
+    return Response(
+        _detail_json(session, article_id),
+        status_code=200 if outcome is Outcome.UNCHANGED else 201,
+        headers={"Location": f"/articles/{article_id}"},
+        media_type="application/json",
     )

@@ -19,7 +19,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Connection, Select, bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
-from app.models import Article, Story
+from app.models import Article, Entity, EntityName, Mention, Story
 from app.schemas import EXCERPT_CHARS, excerpt
 from app.search.base import ArticleQuery, Hit, SearchPage
 
@@ -212,6 +212,64 @@ def summaries(session: Session, page: SearchPage) -> list[dict[str, Any]]:
         for hit in page.hits
         if (row := rows.get(hit.article_pk)) is not None  # None: deleted since indexed
     ]
+
+
+_ORIGINAL = Article.__table__.alias("original")
+ARTICLE_ROW = (
+    select(
+        Article.__table__,
+        Story.id.label("story_id"),
+        _ORIGINAL.c.id.label("duplicate_of_id"),
+    )
+    .outerjoin(Story, Story.pk == Article.story_pk)
+    .outerjoin(_ORIGINAL, _ORIGINAL.c.pk == Article.duplicate_of_pk)
+    .where(Article.id == bindparam("id"))
+)
+MENTION_ROWS = (
+    select(Entity.pk, Entity.id, Entity.name, Entity.type, Mention.start, Mention.end)
+    .join(Entity, Entity.pk == Mention.entity_pk)
+    .where(Mention.article_pk == bindparam("pk"))
+    .order_by(Mention.start)
+)
+NAME_ROWS = (
+    select(EntityName.entity_pk, EntityName.name)
+    .where(EntityName.entity_pk.in_(bindparam("pks", expanding=True)))
+    .order_by(EntityName.name)
+)
+
+
+def detail(session: Session, article_id: str) -> dict[str, Any] | None:
+    """An article's `ArticleDetail` fields by id, None if there is none: three indexed reads
+    (the article, its mentions with their entities, the entities' names)."""
+    connection = session.connection()
+    article = connection.execute(ARTICLE_ROW, {"id": article_id}).mappings().first()
+    if article is None:
+        return None
+    return {
+        **article,
+        "excerpt": excerpt(article["body"]),
+        "duplicate_of": article["duplicate_of_id"],
+        "entities": _entities(connection, article["pk"]),
+    }
+
+
+def _entities(connection: Connection, article_pk: int) -> list[dict[str, Any]]:
+    """The article's entities, the most mentioned first, each with its aliases and spans."""
+    entities: dict[int, dict[str, Any]] = {}
+    for pk, entity_id, name, entity_type, start, end in connection.execute(
+        MENTION_ROWS, {"pk": article_pk}
+    ):
+        entity = entities.setdefault(
+            pk,
+            {"id": entity_id, "name": name, "type": entity_type, "aliases": [], "spans": []},
+        )
+        entity["mentions"] = entity.get("mentions", 0) + 1
+        if start is not None and end is not None:  # names from metadata have no span
+            entity["spans"].append((start, end))
+    for pk, name in connection.execute(NAME_ROWS, {"pks": list(entities)}):
+        if name != entities[pk]["name"]:
+            entities[pk]["aliases"].append(name)
+    return sorted(entities.values(), key=lambda e: (-e["mentions"], e["name"]))
 
 
 async def get_catalog(request: Request) -> Catalog:

@@ -90,10 +90,12 @@ LISTINGS_AND_FILTERS = [
 
 
 def _statements(client: TestClient, requests: list[dict]) -> list[tuple[str, object]]:
-    """The SQL the API runs for these requests (each made twice: the second, warm)."""
+    """The SQL the API runs for these requests and an article's detail (each made twice: the
+    second, warm)."""
     engine = client.app.state.engine  # type: ignore[attr-defined]
     for params in requests:
         client.get("/articles", params=params)
+    article_id = client.get("/articles", params={"limit": 1}).json()["items"][0]["id"]
     captured: list[tuple[str, object]] = []
 
     def capture(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
@@ -105,6 +107,7 @@ def _statements(client: TestClient, requests: list[dict]) -> list[tuple[str, obj
             first = client.get("/articles", params=params).json()
             if first.get("next_cursor"):
                 client.get("/articles", params=params | {"cursor": first["next_cursor"]})
+        assert client.get(f"/articles/{article_id}").status_code == 200
     finally:
         event.remove(engine, "before_cursor_execute", capture)
     return captured
