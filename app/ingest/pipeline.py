@@ -35,6 +35,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 256  # files per transaction: a crash loses at most one uncommitted batch
+BULK_BATCH_SIZE = 1024  # the same for a bulk load (no extraction, no stories): cheap to redo
+# A bulk load inserts into random places of the id and hash indexes. A bigger page cache and
+# rarer WAL checkpoints write each index page once for many batches, not once per batch (a
+# third off the load time at 100k). Commits stay as durable: this is the default
+# synchronous=NORMAL in WAL mode, with checkpoints every 80 MB of WAL instead of 4 MB.
+BULK_PRAGMAS = ("cache_size=-65536", "wal_autocheckpoint=20000")
 
 
 @dataclass
@@ -62,7 +68,9 @@ def ingest_files(
     Without `assign_stories` (bulk loads) articles wait for `stories.restory` to get a story.
     With `processes` > 1, that many worker processes read and parse files ahead of the loader."""
     report = IngestReport()
-    for batch in _prepared_batches(iter(files), max_bytes=max_bytes, processes=processes):
+    bulk = extractor is None and not assign_stories
+    size = BULK_BATCH_SIZE if bulk else BATCH_SIZE
+    for batch in _prepared_batches(iter(files), size, max_bytes=max_bytes, processes=processes):
         report.failed.extend(batch.failed)
         report.warnings.extend(batch.warnings)
         _load_batch(
@@ -70,6 +78,7 @@ def ingest_files(
             engine=engine,
             extractor=extractor,
             assign_stories=assign_stories,
+            bulk=bulk,
             report=report,
         )
         on_progress(batch.size)
@@ -87,11 +96,11 @@ class _Batch:
 
 
 def _prepared_batches(
-    files: Iterator[tuple[Path, str]], *, max_bytes: int, processes: int
+    files: Iterator[tuple[Path, str]], size: int, *, max_bytes: int, processes: int
 ) -> Iterator[_Batch]:
     """Read and parse the files a batch at a time, in order. Worker processes, if any, work at
     most two batches each ahead of the caller: memory stays bounded whatever the corpus size."""
-    batches = iter(lambda: list(islice(files, BATCH_SIZE)), [])
+    batches = iter(lambda: list(islice(files, size)), [])
     if processes <= 1:
         yield from (_prepare(batch, max_bytes) for batch in batches)
         return
@@ -129,6 +138,7 @@ def _load_batch(
     engine: Engine,
     extractor: EntityExtractor | None,
     assign_stories: bool,
+    bulk: bool,
     report: IngestReport,
 ) -> None:
     with Session(engine) as session:
@@ -144,6 +154,9 @@ def _load_batch(
         for item, entities in zip(changed, found, strict=True):
             item.entities = entities
     with write_session(engine) as session:
+        if bulk and engine.dialect.name == "sqlite":
+            for pragma in BULK_PRAGMAS:  # per connection, and the pool may hand out another
+                session.connection().exec_driver_sql(f"PRAGMA {pragma}")
         for _, outcome in load_articles(session, changed, assign_stories=assign_stories):
             report.counts[outcome] += 1
 
