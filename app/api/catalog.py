@@ -229,7 +229,6 @@ MENTION_ROWS = (
     select(Entity.pk, Entity.id, Entity.name, Entity.type, Mention.start, Mention.end)
     .join(Entity, Entity.pk == Mention.entity_pk)
     .where(Mention.article_pk == bindparam("pk"))
-    .order_by(Mention.start)
 )
 NAME_ROWS = (
     select(EntityName.entity_pk, EntityName.name)
@@ -269,6 +268,8 @@ def _entities(connection: Connection, article_pk: int) -> list[dict[str, Any]]:
     for pk, name in connection.execute(NAME_ROWS, {"pks": list(entities)}):
         if name != entities[pk]["name"]:
             entities[pk]["aliases"].append(name)
+    for entity in entities.values():
+        entity["spans"].sort()  # here: an ORDER BY would sort in a temporary table
     return sorted(entities.values(), key=lambda e: (-e["mentions"], e["name"]))
 
 
