@@ -265,7 +265,8 @@ def _entities(connection: Connection, article_pk: int) -> list[dict[str, Any]]:
         entity["mentions"] = entity.get("mentions", 0) + 1
         if start is not None and end is not None:  # names from metadata have no span
             entity["spans"].append((start, end))
-    for pk, name in connection.execute(NAME_ROWS, {"pks": list(entities)}):
+    names = connection.execute(NAME_ROWS, {"pks": list(entities)}) if entities else ()
+    for pk, name in names:
         if name != entities[pk]["name"]:
             entities[pk]["aliases"].append(name)
     for entity in entities.values():
