@@ -194,7 +194,8 @@ def summaries(session: Session, page: SearchPage) -> list[dict[str, Any]]:
     """The page's articles as `ArticleSummary` fields, in the page's order, from the columns a
     summary shows (the body only up to the excerpt's length). Plain dicts: the page model
     validates them in pydantic's core, much faster than building models here."""
-    pks = [hit.article_pk for hit in page.hits]
+    if not (pks := [hit.article_pk for hit in page.hits]):
+        return []
     rows = {row.pk: row for row in session.connection().execute(SUMMARY_ROWS, {"pks": pks})}
     return [
         {
