@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 from app.db import write_session
 from app.ingest.linking import FoundEntity, Mention
 from app.ingest.load import fold, replace_entities
+from app.ingest.pipeline import tune_for_bulk
 from app.models import Article
 from bench.corpus import planted
 
-BATCH = 500
+BATCH = 1000
 
 
 def _found(body: str, names: list[tuple[str, str]]) -> list[FoundEntity]:
@@ -62,6 +63,7 @@ def load_planted(
             break
         found = {pk: _found(body, by_origin.get(origin, [])) for pk, origin, body in rows}
         with write_session(engine) as session:
+            tune_for_bulk(session)
             replace_entities(session, found)
         done += len(rows)
         mentions += sum(len(f.mentions) for entities in found.values() for f in entities)

@@ -154,11 +154,17 @@ def _load_batch(
         for item, entities in zip(changed, found, strict=True):
             item.entities = entities
     with write_session(engine) as session:
-        if bulk and engine.dialect.name == "sqlite":
-            for pragma in BULK_PRAGMAS:  # per connection, and the pool may hand out another
-                session.connection().exec_driver_sql(f"PRAGMA {pragma}")
+        if bulk:
+            tune_for_bulk(session)
         for _, outcome in load_articles(session, changed, assign_stories=assign_stories):
             report.counts[outcome] += 1
+
+
+def tune_for_bulk(session: Session) -> None:
+    """Set BULK_PRAGMAS on the session's connection (SQLite only)."""
+    if session.get_bind().dialect.name == "sqlite":
+        for pragma in BULK_PRAGMAS:  # per connection, and the pool may hand out another
+            session.connection().exec_driver_sql(f"PRAGMA {pragma}")
 
 
 def ingest_article(
