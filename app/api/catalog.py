@@ -231,10 +231,8 @@ MENTION_ROWS = (
     .join(Entity, Entity.pk == Mention.entity_pk)
     .where(Mention.article_pk == bindparam("pk"))
 )
-NAME_ROWS = (
-    select(EntityName.entity_pk, EntityName.name)
-    .where(EntityName.entity_pk.in_(bindparam("pks", expanding=True)))
-    .order_by(EntityName.name)
+NAME_ROWS = select(EntityName.entity_pk, EntityName.name).where(
+    EntityName.entity_pk.in_(bindparam("pks", expanding=True))
 )
 
 
@@ -270,8 +268,9 @@ def _entities(connection: Connection, article_pk: int) -> list[dict[str, Any]]:
     for pk, name in names:
         if name != entities[pk]["name"]:
             entities[pk]["aliases"].append(name)
-    for entity in entities.values():
-        entity["spans"].sort()  # here: an ORDER BY would sort in a temporary table
+    for entity in entities.values():  # sorted here: an ORDER BY would use a temporary table
+        entity["spans"].sort()
+        entity["aliases"].sort()
     return sorted(entities.values(), key=lambda e: (-e["mentions"], e["name"]))
 
 

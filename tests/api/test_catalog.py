@@ -113,10 +113,8 @@ def _statements(client: TestClient, requests: list[dict]) -> list[tuple[str, obj
     return captured
 
 
-def test_listings_and_filters_never_scan_a_table(listed: TestClient) -> None:
-    statements = _statements(listed, LISTINGS_AND_FILTERS)
-    assert any("published_at" in sql for sql, _ in statements)
-    engine = listed.app.state.engine  # type: ignore[attr-defined]
+def _assert_no_scan(client: TestClient, statements: list[tuple[str, object]]) -> None:
+    engine = client.app.state.engine  # type: ignore[attr-defined]
     with engine.connect() as connection:
         for sql, parameters in statements:
             if not sql.lstrip().upper().startswith("SELECT"):
@@ -125,6 +123,25 @@ def test_listings_and_filters_never_scan_a_table(listed: TestClient) -> None:
             details = [row[-1] for row in plan]
             assert not [d for d in details if d.startswith("SCAN")], (sql, details)
             assert not [d for d in details if "TEMP B-TREE" in d], (sql, details)
+
+
+def test_listings_and_filters_never_scan_a_table(listed: TestClient) -> None:
+    statements = _statements(listed, LISTINGS_AND_FILTERS)
+    assert any("published_at" in sql for sql, _ in statements)
+    _assert_no_scan(listed, statements)
+
+
+def test_entity_filters_facets_and_details_never_scan_a_table(seeded_client: TestClient) -> None:
+    first = seeded_client.get("/articles", params={"limit": 1}).json()["items"][0]["id"]
+    entity = seeded_client.get(f"/articles/{first}").json()["entities"][0]
+    requests = [
+        {"entity": entity["id"]},
+        {entity["type"]: entity["name"]},
+        {"q": entity["name"].split()[-1], "facets": "person,place,org,source"},
+    ]
+    statements = _statements(seeded_client, requests)
+    assert any("mentions" in sql for sql, _ in statements)
+    _assert_no_scan(seeded_client, statements)
 
 
 @pytest.mark.parametrize("cached_pages", [1024, 1, 0])
