@@ -159,12 +159,13 @@ def test_search_over_budget_is_503_and_does_not_block_others(tmp_path: Path) -> 
             assert first.headers["retry-after"]
             # The pool's one thread is still stuck: the next search waits in the queue and
             # times out too, while requests that need no search are answered.
-            assert_problem(client.get("/articles"), 503)
+            assert_problem(client.get("/articles", params={"q": "other"}), 503)
+            assert client.get("/articles").status_code == 200  # a plain listing: the table's
             assert client.get("/sources").status_code == 200
         finally:
             stuck.release.set()
             app.state.search.backend = real
-        assert client.get("/articles").status_code == 200
+        assert client.get("/articles", params={"q": "anything"}).status_code == 200
 
 
 def test_deep_best_match_cursor_is_refused_up_front(seeded_client: TestClient) -> None:
