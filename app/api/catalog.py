@@ -21,10 +21,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Article, Entity, EntityName, Mention, Story
 from app.schemas import EXCERPT_CHARS, excerpt
-from app.search.base import ArticleQuery, Hit, SearchPage
-
-DAY_SHIFT = 40  # the index's sort key: day ordinal << 40 | pk (app.search.tantivy_index)
-PK_MASK = (1 << DAY_SHIFT) - 1
+from app.search.base import DAY_SHIFT, PK_MASK, ArticleQuery, Hit, SearchPage, sort_key
 
 Render = Callable[[SearchPage], str]
 
@@ -114,7 +111,7 @@ class Catalog:
         rows = _dated_then_undated(session.connection(), after, wanted, newest_first)
         seen = int(query.after[2]) if query.after else 0
         hits = [
-            Hit(pk, None, None, (0.0, _sort_key(day, pk), seen + n + 1))
+            Hit(pk, None, None, (0.0, sort_key(day, pk), seen + n + 1))
             for n, (day, pk) in enumerate(rows[: query.limit])
         ]
         return SearchPage(hits=hits, total=total, has_more=len(rows) > query.limit)
@@ -133,10 +130,6 @@ def _sources(connection: Connection) -> tuple[tuple[str, int], ...]:
         .order_by(count.desc(), Article.source)
     )
     return tuple((str(name), n) for name, n in rows)
-
-
-def _sort_key(day: date | None, pk: int) -> int:
-    return ((day.toordinal() if day else 0) << DAY_SHIFT) | pk
 
 
 def _dated_then_undated(

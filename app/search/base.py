@@ -10,6 +10,16 @@ Sort = Literal["relevance", "-published_at", "published_at"]
 FacetName = Literal["person", "place", "org", "source"]
 ENTITY_TYPES = ("person", "place", "org")
 
+# Keyset positions order articles by date then pk in one integer: day ordinal << 40 | pk.
+DAY_SHIFT = 40
+PK_MASK = (1 << DAY_SHIFT) - 1
+
+
+def sort_key(published_at: date | None, pk: int) -> int:
+    """Order articles by date then pk; undated articles sort as the oldest."""
+    day = published_at.toordinal() if published_at else 0
+    return (day << DAY_SHIFT) | pk
+
 
 @dataclass(frozen=True)
 class EntityFilter:

@@ -23,7 +23,6 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import date
 from pathlib import Path
 from typing import NamedTuple
 
@@ -31,7 +30,15 @@ import tantivy
 from sqlalchemy import Engine, Row, func, select
 
 from app.models import Article, Entity, Mention, Story
-from app.search.base import ENTITY_TYPES, ArticleQuery, Hit, SearchPage
+from app.search.base import (
+    DAY_SHIFT,
+    ENTITY_TYPES,
+    PK_MASK,
+    ArticleQuery,
+    Hit,
+    SearchPage,
+    sort_key,
+)
 from app.search.query import (
     FIELD_BOOSTS,
     Highlights,
@@ -45,8 +52,6 @@ from app.search.query import (
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 3  # bump when the schema changes: the index is then rebuilt from the database
-DAY_SHIFT = 40  # sort key = day ordinal << 40 | article pk: unique, and ordered by date first
-PK_MASK = (1 << DAY_SHIFT) - 1
 SNIPPET_CHARS = 240
 # Snippets are cut from this much of the body around the first match: the generator
 # re-analyses and scores all the text it is given (20 snippets of `about` at 100k: 5.3 ms from
@@ -74,12 +79,6 @@ COMMIT_SECONDS = 5.0
 WRITER_HEAP = 256_000_000
 WRITER_THREADS = 2
 _U64 = (1 << 64) - 1
-
-
-def sort_key(published_at: date | None, pk: int) -> int:
-    """Order articles by date then pk; undated articles sort as the oldest."""
-    day = published_at.toordinal() if published_at else 0
-    return (day << DAY_SHIFT) | pk
 
 
 def sample_bucket(pk: int) -> int:
