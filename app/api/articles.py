@@ -6,6 +6,7 @@ import functools
 from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -32,7 +33,14 @@ from app.schemas import (
     RelatedPage,
     excerpt,
 )
-from app.search.base import ArticleQuery, EntityFilter, FacetName, SearchPage, Sort
+from app.search.base import (
+    ArticleQuery,
+    EntityFilter,
+    FacetName,
+    SearchBackend,
+    SearchPage,
+    Sort,
+)
 
 router = APIRouter(prefix="/articles", tags=["articles"])
 
@@ -93,18 +101,29 @@ class ArticleParams(BaseModel):
 
 
 @router.get("", response_model=ArticlePage, responses=problems(400, 422))
-def list_articles(
+async def list_articles(
     params: Annotated[ArticleParams, Query()],
     session: SessionDep,
     search: SearchDep,
     catalog: CatalogDep,
 ) -> Response:
     """List, search and filter articles, newest first or best match first."""
+    key = params.model_dump_json()
+    # A recent plain listing is answered here on the event loop, without a thread or the
+    # database; everything else runs on the thread pool.
+    if (body := catalog.recent_page(key)) is None:
+        body = await run_in_threadpool(_answer, params, session, search, catalog, key)
+    return _json(body)
+
+
+def _answer(
+    params: ArticleParams, session: Session, search: SearchBackend, catalog: Catalog, key: str
+) -> str:
     entities = entity_filters(session, params)
     sources = _known_sources(catalog, session, params.source)
     if entities is None or sources is None:  # a filter names nothing we have
         empty = ArticlePage(items=[], next_cursor=None, total=0, facets=_no_facets(params))
-        return _json(empty.model_dump_json())
+        return empty.model_dump_json()
     query = ArticleQuery(
         text=params.q,
         sources=sources,
@@ -120,9 +139,8 @@ def list_articles(
     )
     render = functools.partial(_render, session, params)
     if is_plain(query):
-        key = params.model_dump_json()
-        return _json(catalog.listing(session, query, key=key, render=render))
-    return _json(render(search.search(query)))
+        return catalog.listing(session, query, key=key, render=render)
+    return render(search.search(query))
 
 
 def _render(session: Session, params: ArticleParams, page: SearchPage) -> str:
@@ -329,7 +347,7 @@ def related_articles(
     | problems(400, 401, 403, 413, 422),
 )
 def add_article(
-    new: ArticleIn, request: Request, engine: EngineDep, session: SessionDep
+    new: ArticleIn, request: Request, engine: EngineDep, session: SessionDep, catalog: CatalogDep
 ) -> Response:
     """Add one article (needs X-API-Key); the same content again returns the existing one."""
     parsed = ParsedArticle(
@@ -342,6 +360,7 @@ def add_article(
     article_id, outcome = ingest_article(
         parsed, url=new.url, engine=engine, extractor=get_extractor(request)
     )
+    catalog.forget()  # this process's next listing reads the table again
     return Response(
         _detail_json(session, article_id),
         status_code=200 if outcome is Outcome.UNCHANGED else 201,

@@ -10,6 +10,7 @@ deleted, so they are cached per process until `max(seq)` moves, with the pages r
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -24,6 +25,7 @@ from app.schemas import EXCERPT_CHARS, excerpt
 from app.search.base import DAY_SHIFT, PK_MASK, ArticleQuery, Hit, SearchPage, sort_key
 
 Render = Callable[[SearchPage], str]
+RECHECK_SECONDS = 0.1
 
 
 def is_plain(query: ArticleQuery) -> bool:
@@ -47,6 +49,7 @@ class _Snapshot:
     replaced whole when the version moves."""
 
     version: int
+    checked: float = field(default_factory=time.monotonic)  # when last seen current
     count: int | None = None
     sources: tuple[tuple[str, int], ...] | None = None  # (name, articles), most first
     pages: dict[str, str] = field(default_factory=dict)  # rendered plain listings
@@ -81,7 +84,21 @@ class Catalog:
             self._snapshot = _Snapshot(version)
         elif version < self._snapshot.version:  # an older transaction: answer it, keep nothing
             return _Snapshot(version)
+        self._snapshot.checked = time.monotonic()
         return self._snapshot
+
+    def recent_page(self, key: str) -> str | None:
+        """A rendered plain listing, without reading the database, if the corpus was seen
+        unchanged less than RECHECK_SECONDS ago: a commit by another process shows in plain
+        listings within that time (in searches, within the indexer's poll interval)."""
+        snapshot = self._snapshot
+        if time.monotonic() - snapshot.checked < RECHECK_SECONDS:
+            return snapshot.pages.get(key)
+        return None
+
+    def forget(self) -> None:
+        """This process has just written: read the table before answering again."""
+        self._snapshot.checked = 0.0
 
     def sources(self, session: Session) -> tuple[tuple[str, int], ...]:
         connection = session.connection()

@@ -3,6 +3,7 @@ read indexes, never whole tables."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from app.api.catalog import Catalog
+from app.api.catalog import RECHECK_SECONDS, Catalog
 from app.main import create_app
 from app.search.base import ArticleQuery, Sort
 from app.search.tantivy_index import TantivyIndex
@@ -159,7 +160,8 @@ def test_cached_listing_follows_new_articles(tmp_path: Path, cached_pages: int) 
         late = tmp_path / "late"
         late.mkdir()
         (late / "new.txt").write_text("Newest Report Filed\n\ndate 2024-06-01\n\nA later report.\n")
-        ingest(engine, [late], extractor=None)
+        ingest(engine, [late], extractor=None)  # another writer: seen within RECHECK_SECONDS
+        time.sleep(RECHECK_SECONDS)
         after = client.get("/articles", params={"limit": 2}).json()
     assert after["total"] == before["total"] + 1
     assert after["items"][0]["title"] == "Newest Report Filed"
