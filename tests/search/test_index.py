@@ -137,7 +137,7 @@ def test_window_starts_and_ends_at_spaces() -> None:
 
 
 def test_sample_buckets_are_uniform() -> None:
-    counts = Counter(sample_bucket(pk) for pk in range(1, 64_001))
+    counts = Counter(sample_bucket(pk) for pk in range(1, SAMPLE_BUCKETS * 1000 + 1))
     assert len(counts) == SAMPLE_BUCKETS and max(counts.values()) < 1_150
     assert min(counts.values()) > 850
 
@@ -155,7 +155,7 @@ def test_facets_are_exact_below_the_threshold_and_estimated_above(
     assert exact.facets == {"source": [("Daily", 960), ("Weekly", 320)]}
     assert not exact.facets_estimated and not exact.total_estimated
     monkeypatch.setattr(tantivy_index, "FACET_EXACT_MATCHES", 1000)
-    monkeypatch.setattr(tantivy_index, "FACET_SAMPLE_TARGET", 320)  # 16 of 64 buckets
+    monkeypatch.setattr(tantivy_index, "FACET_SAMPLE_TARGET", 320)  # a quarter of the buckets
     sampled = index.search(query)
     assert sampled.facets_estimated and sampled.total == 1280
     (daily, daily_n), (weekly, weekly_n) = sampled.facets["source"]
