@@ -404,7 +404,10 @@ def _find_candidates(
     cursor = raw_cursor(session)
     for start in range(0, len(parts), MAX_COMPOUND):
         chunk = parts[start : start + MAX_COMPOUND]
-        sql = " UNION ALL ".join(f"SELECT * FROM ({part})" for part, _ in chunk)
+        # Each part in a derived table (its own ORDER BY and LIMIT), aliased for PostgreSQL.
+        sql = " UNION ALL ".join(
+            f"SELECT * FROM ({part}) AS part_{n}" for n, (part, _) in enumerate(chunk)
+        )
         cursor.execute(driver_sql(session, sql), [value for _, values in chunk for value in values])
         for pk, band in cursor.fetchall():
             if pk == exclude:
