@@ -1,0 +1,88 @@
+"""The same service on PostgreSQL, the engine a deployment moves to when it outgrows SQLite.
+
+Runs when a PostgreSQL server answers on 127.0.0.1:5432 (trust auth, as on CI); each run
+creates its own database and drops it afterwards.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from app.ingest.entities import EntityExtractor
+from app.ingest.stories import restory
+from app.main import create_app
+from tests.conftest import SEEDS, ingest, make_settings, migrated_engine
+
+SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
+
+
+@pytest.fixture(scope="module")
+def database_url() -> Iterator[str]:
+    name = f"newscorpus_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError:
+        pytest.skip("no PostgreSQL server on 127.0.0.1:5432")
+    try:
+        yield f"{SERVER}/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def pg_client(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory, extractor: EntityExtractor
+) -> Iterator[TestClient]:
+    """The seeds bulk-loaded, then extracted and given stories, as `ingest --no-extract`,
+    `extract` and `restory --pending` do."""
+    settings = make_settings(tmp_path_factory.mktemp("pg"), database_url=database_url)
+    engine = migrated_engine(settings)
+    ingest(engine, [SEEDS], extractor=None)
+    ingest(engine, [SEEDS], extractor=extractor)  # unchanged files: nothing to do
+    restory(engine, only_unassigned=True)
+    with TestClient(create_app(settings)) as client:
+        yield client
+    engine.dispose()
+
+
+def test_listing_search_facets_and_detail(pg_client: TestClient) -> None:
+    listing = pg_client.get("/articles", params={"limit": 2}).json()
+    assert listing["total"] == 3 and len(listing["items"]) == 2
+    rest = pg_client.get("/articles", params={"cursor": listing["next_cursor"]}).json()
+    assert len(rest["items"]) == 1 and rest["next_cursor"] is None
+    assert {i["story_id"] for i in listing["items"] + rest["items"]} != {None}
+    found = pg_client.get("/articles", params={"q": "Ossetia", "facets": "source"}).json()
+    assert found["total"] == 3 and found["facets"]["source"]
+    detail = pg_client.get(f"/articles/{listing['items'][0]['id']}").json()
+    assert detail["body"] and detail["id"] == listing["items"][0]["id"]
+    assert pg_client.get("/sources").json() == [{"name": "Al Jazeera", "article_count": 1}]
+
+
+def test_entities_after_extraction(
+    pg_client: TestClient, database_url: str, extractor: EntityExtractor
+) -> None:
+    from app.ingest.pipeline import reextract
+
+    engine = create_engine(database_url)
+    reextract(engine=engine, extractor=extractor)
+    engine.dispose()
+    for _ in range(200):  # the server's indexer picks the new entity ids up
+        if pg_client.get("/readyz").json()["index_lag"] == 0:
+            break
+        time.sleep(0.05)
+    first = pg_client.get("/articles", params={"limit": 1}).json()["items"][0]["id"]
+    entity = pg_client.get(f"/articles/{first}").json()["entities"][0]
+    by_name = pg_client.get("/articles", params={entity["type"]: entity["name"]}).json()
+    assert first in {item["id"] for item in by_name["items"]}
+    assert pg_client.get(f"/entities/{entity['id']}").status_code == 200
