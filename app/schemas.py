@@ -115,7 +115,9 @@ class ArticlePage(Schema):
     )
     total: int = Field(description="Number of articles matching, over all pages")
     total_estimated: bool = Field(
-        False, description="`total` is an estimate: exact counting would cost more than the page"
+        False,
+        description="`total` is an estimate: one article per story (`dedupe`) over more than "
+        "10,000 matching articles counts stories from a sample",
     )
     facets: dict[str, list[FacetBucket]] | None = None
     facets_estimated: bool = Field(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -21,7 +21,7 @@ from app.ingest import stories
 from app.ingest.load import Outcome, fold
 from app.ingest.parse import ParsedArticle
 from app.ingest.pipeline import ingest_article
-from app.models import Article, Entity, EntityName, Mention
+from app.models import Article, Entity, EntityName
 from app.schemas import (
     ArticleDetail,
     ArticleIn,
@@ -156,10 +156,10 @@ def _render(session: Session, params: ArticleParams, page: SearchPage) -> str:
     ).model_dump_json()
 
 
-def _json(body: str) -> Response:
+def _json(body: str, **response: Any) -> Response:
     """Send JSON serialised once, in pydantic's core: pages are built from checked values, so
     FastAPI need not validate them against the response model again."""
-    return Response(body, media_type="application/json")
+    return Response(body, media_type="application/json", **response)
 
 
 class EntityParams(Protocol):
@@ -263,16 +263,8 @@ def _no_facets(params: ArticleParams) -> dict[str, list[FacetBucket]] | None:
 def get_article_or_404(
     session: SessionDep, article_id: Annotated[str, Path(alias="id", max_length=64)]
 ) -> Article:
-    """Load an article with its mentions, or answer 404."""
-    article = session.scalar(
-        select(Article)
-        .where(Article.id == article_id)
-        .options(
-            selectinload(Article.mentions).selectinload(Mention.entity).selectinload(Entity.names),
-            selectinload(Article.story),
-            selectinload(Article.duplicate_of),
-        )
-    )
+    """Load an article (its own row: what finding related articles needs), or answer 404."""
+    article = session.scalar(select(Article).where(Article.id == article_id))
     if article is None:
         raise NotFound(f"no article with id {article_id!r}")
     return article
@@ -361,9 +353,8 @@ def add_article(
         parsed, url=new.url, engine=engine, extractor=get_extractor(request)
     )
     catalog.forget()  # this process's next listing reads the table again
-    return Response(
+    return _json(
         _detail_json(session, article_id),
         status_code=200 if outcome is Outcome.UNCHANGED else 201,
         headers={"Location": f"/articles/{article_id}"},
-        media_type="application/json",
     )

@@ -540,9 +540,11 @@ class TantivyIndex:
         hits: Sequence[tuple[Hit, tantivy.DocAddress]],
     ) -> None:
         """One stored-document load per hit, and the generator only sees a window of the body."""
+        if not hits:
+            return
         terms = highlights(node)
-        snippet_query = self._snippet_query(searcher, terms)
-        if not hits or snippet_query is None:
+        snippet_query = self._snippet_query(searcher, terms)  # prefixes expanded: not for nothing
+        if snippet_query is None:
             return
         generator = tantivy.SnippetGenerator.create(searcher, snippet_query, self.schema, "body")
         generator.set_max_num_chars(SNIPPET_CHARS)
