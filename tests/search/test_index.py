@@ -13,7 +13,7 @@ from sqlalchemy import Engine, insert, update
 from app.models import Article
 from app.search import tantivy_index
 from app.search.base import ArticleQuery
-from app.search.tantivy_index import SAMPLE_BUCKETS, TantivyIndex, sample_bucket
+from app.search.tantivy_index import TantivyIndex, entity_number, sample_levels
 from tests.conftest import make_settings, migrated_engine
 
 FILLER = "The council met on Tuesday and the weather was mild. " * 60  # ~3,200 characters
@@ -136,10 +136,18 @@ def test_window_starts_and_ends_at_spaces() -> None:
     assert "target" in window and window.startswith("word") and window.endswith("word")
 
 
-def test_sample_buckets_are_uniform() -> None:
-    counts = Counter(sample_bucket(pk) for pk in range(1, SAMPLE_BUCKETS * 1000 + 1))
-    assert len(counts) == SAMPLE_BUCKETS and max(counts.values()) < 1_150
-    assert min(counts.values()) > 850
+def test_each_sample_level_holds_half_the_one_below() -> None:
+    counts = Counter(level for pk in range(1, 1_000_001) for level in sample_levels(pk))
+    for level in range(1, 8):
+        assert abs(counts[level] - 1_000_000 / 2**level) < 4 * (1_000_000 / 2**level) ** 0.5
+    early = Counter(level for pk in range(1, 100_001) for level in sample_levels(pk))
+    assert abs(early[3] - 100_000 / 8) < 500  # consecutive pks spread evenly too
+
+
+def test_entity_ids_are_indexed_as_numbers() -> None:
+    assert entity_number("fa29f80eb037cb59") == 0xFA29F80EB037CB59
+    assert f"{entity_number('0003af3b3555ab7a'):016x}" == "0003af3b3555ab7a"
+    assert entity_number("Putin") is None and entity_number("fa29f80eb037cb5") is None
 
 
 def test_facets_are_exact_below_the_threshold_and_estimated_above(
@@ -155,7 +163,7 @@ def test_facets_are_exact_below_the_threshold_and_estimated_above(
     assert exact.facets == {"source": [("Daily", 960), ("Weekly", 320)]}
     assert not exact.facets_estimated and not exact.total_estimated
     monkeypatch.setattr(tantivy_index, "FACET_EXACT_MATCHES", 1000)
-    monkeypatch.setattr(tantivy_index, "FACET_SAMPLE_TARGET", 320)  # a quarter of the buckets
+    monkeypatch.setattr(tantivy_index, "FACET_SAMPLE_TARGET", 320)  # sample level 2: a quarter
     sampled = index.search(query)
     assert sampled.facets_estimated and sampled.total == 1280
     (daily, daily_n), (weekly, weekly_n) = sampled.facets["source"]
