@@ -83,28 +83,33 @@ def snippet_parts(index: TantivyIndex, text: str) -> dict[str, Callable[[], obje
     query = to_tantivy(node, schema=index.schema, field_boosts=FIELD_BOOSTS)  # type: ignore[arg-type]
     addresses = [address for _, address in searcher.search(query, PAGE).hits]
     terms = highlights(node)
-    needles = ti._needles(terms)
 
-    def generator() -> tantivy.SnippetGenerator:
-        snippet_query = index._snippet_query(searcher, terms)
-        snippets = tantivy.SnippetGenerator.create(searcher, snippet_query, index.schema, "body")
+    def generator() -> tuple[tantivy.SnippetGenerator, list[str]]:
+        words = index._snippet_words(searcher, terms)
+        should = [
+            (tantivy.Occur.Should, tantivy.Query.term_query(index.schema, "body", w)) for w in words
+        ]
+        snippets = tantivy.SnippetGenerator.create(
+            searcher, tantivy.Query.boolean_query(should), index.schema, "body"
+        )
         snippets.set_max_num_chars(ti.SNIPPET_CHARS)
-        return snippets
+        return snippets, words
 
     def whole() -> object:
-        snippets = generator()
+        snippets, _ = generator()
         return [ti._marked(snippets.snippet_from_doc(searcher.doc(a))) for a in addresses]
 
     def windowed(size: int) -> object:
         default, ti.SNIPPET_WINDOW = ti.SNIPPET_WINDOW, size
-        snippets = generator()
+        snippets, words = generator()
+        first_match = ti._FirstMatch(terms, set(words), index.analyzer)
         bodies = (searcher.doc(a).get_first("body") for a in addresses)
-        marked = [ti._marked(ti._snippet(snippets, body, needles)) for body in bodies]
+        marked = [ti._marked(ti._snippet(snippets, body, first_match)) for body in bodies]
         ti.SNIPPET_WINDOW = default
         return marked
 
     variants: dict[str, Callable[[], object]] = {"whole body": whole}
-    for size in (2000, 1000, 600):
+    for size in (1000, 480):
         variants[f"window {size}"] = lambda size=size: windowed(size)
     return variants
 

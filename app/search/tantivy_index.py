@@ -57,8 +57,10 @@ SCHEMA_VERSION = 5  # bump when the schema changes: the index is then rebuilt fr
 SNIPPET_CHARS = 240
 # Snippets are cut from this much of the body around the first match: the generator
 # re-analyses and scores all the text it is given (20 snippets of `about` at 100k: 5.3 ms from
-# whole bodies, 3.0 ms from 2,000 characters, 2.3 ms from 1,000, which still holds 4 fragments).
-SNIPPET_WINDOW = 1_000
+# whole bodies, 2.3 ms from 1,000 characters, 1.1 from 480). Two fragments: the first match's
+# and the next, in case it holds more of the terms (on the benchmark corpus 1,000 characters,
+# four fragments, chose no better ones).
+SNIPPET_WINDOW = 480
 SNIPPET_LEAD = 150  # of the window, before the first match
 PREFIX_EXPANSIONS = 50  # terms a prefix stands for in snippets (tantivy's own limit)
 FACET_SIZE = 10
@@ -558,35 +560,34 @@ class TantivyIndex:
         node: Node | None,
         hits: Sequence[tuple[Hit, tantivy.DocAddress]],
     ) -> None:
-        """One stored-document load per hit, and the generator only sees a window of the body."""
+        """One stored-document load per hit, and the generator only sees a window of the body
+        (and nothing of a body without a match: a title-only hit)."""
         if not hits:
             return
         terms = highlights(node)
-        snippet_query = self._snippet_query(searcher, terms)  # prefixes expanded: not for nothing
-        if snippet_query is None:
+        words = self._snippet_words(searcher, terms)  # prefixes expanded: not for nothing
+        if not words:
             return
-        generator = tantivy.SnippetGenerator.create(searcher, snippet_query, self.schema, "body")
+        should = [
+            (tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "body", w)) for w in words
+        ]
+        generator = tantivy.SnippetGenerator.create(
+            searcher, tantivy.Query.boolean_query(should), self.schema, "body"
+        )
         generator.set_max_num_chars(SNIPPET_CHARS)
-        needles = _needles(terms)
+        first_match = _FirstMatch(terms, set(words), self.analyzer)
         for hit, address in hits:
             body = searcher.doc(address).get_first("body") or ""
-            hit.snippet = _marked(_snippet(generator, body, needles))
+            hit.snippet = _marked(_snippet(generator, body, first_match))
 
-    def _snippet_query(self, searcher: tantivy.Searcher, terms: Highlights) -> tantivy.Query | None:
+    def _snippet_words(self, searcher: tantivy.Searcher, terms: Highlights) -> list[str]:
         """The body terms to highlight: the generator ignores prefix queries, so prefixes are
         expanded here (as the search does, up to PREFIX_EXPANSIONS terms each)."""
         words = list(terms.words)
         for prefix in terms.prefixes:
             expanded = searcher.terms_with_prefix("body", prefix, limit=PREFIX_EXPANSIONS)
             words.extend(term for term, _ in expanded)
-        if not words:
-            return None
-        return tantivy.Query.boolean_query(
-            [
-                (tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "body", w))
-                for w in words
-            ]
-        )
+        return words
 
     def _facets(  # type: ignore[no-untyped-def]
         self, searcher: tantivy.Searcher, matching, names: Iterable[str], matches: int
@@ -616,40 +617,72 @@ def _facet_key(key: int | str) -> str:
     return key if isinstance(key, str) else f"{key:016x}"
 
 
+# Text where Python and the index's tokenizer agree on every character (which are letters or
+# digits, and their lower case; checked against tantivy for each one), so that _FirstMatch
+# finding no match proves there is none: Latin scripts, general punctuation, currency signs.
+# (U+0130 lower-cases to two characters.)
+_CHECKED_TEXT = re.compile(r"[\x00-\u012f\u0131-\u02ff\u2000-\u20cf]*")
+_TOKEN = re.compile(r"[^\W_]+")
+
+
+class _FirstMatch:
+    """Where the first match of a query in a lower-cased body starts: its first phrase, else
+    its first highlighted term. A word and its stem share all but at most the stem's last two
+    characters ("dying" is "die", "hoping" "hope"; true of all 277k words of wordfreq's large
+    English list), so the stems' beginnings find every word that may match, and the analyzer
+    tells which ones do (each word analysed once per page)."""
+
+    def __init__(self, terms: Highlights, words: set[str], analyzer: tantivy.TextAnalyzer):
+        stems = [w[: max(1, len(w) - 2)] for w in (*terms.words, *terms.prefixes)]
+        self.phrases = _any_of(terms.phrases)
+        self.words = _any_of(stems)
+        self.highlighted, self.analyzer = words, analyzer
+        self.matches: dict[str, bool] = {}
+
+    def __call__(self, lowered: str) -> int | None:
+        at = _token_start(self.phrases, lowered, lambda _: True) if self.phrases else None
+        return at if at is not None else _token_start(self.words, lowered, self._matches)
+
+    def _matches(self, word: str) -> bool:
+        if (known := self.matches.get(word)) is None:
+            known = not self.highlighted.isdisjoint(self.analyzer.analyze(word))
+            self.matches[word] = known
+        return known
+
+
+def _any_of(needles: Sequence[str]) -> re.Pattern[str] | None:
+    # No \b: a pattern that starts with one is tried at every character (10x slower).
+    return re.compile("|".join(map(re.escape, needles))) if needles else None
+
+
+def _token_start(pattern, lowered: str, accept) -> int | None:  # type: ignore[no-untyped-def]
+    """The first match of the pattern at the start of a word that `accept`s that word."""
+    for found in pattern.finditer(lowered):
+        at, word = found.start(), _TOKEN.match(lowered, found.start())
+        if word and (at == 0 or not lowered[at - 1].isalnum()) and accept(word[0]):
+            return at
+    return None
+
+
 def _snippet(
-    generator: tantivy.SnippetGenerator, body: str, needles: Sequence[re.Pattern[str]]
-) -> tantivy.Snippet:
-    """The snippet from the window around the first match; from the whole body only if the
-    window shows no match although a needle was found (it was part of another word)."""
-    window, found = _window(body, needles)
+    generator: tantivy.SnippetGenerator, body: str, first_match: _FirstMatch
+) -> tantivy.Snippet | None:
+    """The snippet from the window around the first match; none if the body has no match; from
+    the whole body if the window shows none (only possible in unchecked text)."""
+    at = first_match(body.lower())
+    if at is None and _CHECKED_TEXT.fullmatch(body):
+        return None
+    window = _window(body, at or 0)
     snippet = generator.snippet_from_doc(tantivy.Document(body=window))
-    if snippet.highlighted() or not found or window is body:
+    if snippet.highlighted() or at is None or window is body:
         return snippet
     return generator.snippet_from_doc(tantivy.Document(body=body))
 
 
-def _needles(terms: Highlights) -> list[re.Pattern[str]]:
-    """Patterns for where a match starts in a lower-cased body: a phrase, else any term, at
-    the beginning of a word. A stem's final "i" is dropped: it stands for a "y" ("citi")."""
-    words = [w[:-1] if len(w) > 2 and w.endswith("i") else w for w in terms.words]
-    return [
-        re.compile(r"\b(?:" + "|".join(map(re.escape, needles)) + ")")
-        for needles in (terms.phrases, (*words, *terms.prefixes))
-        if needles
-    ]
-
-
-def _window(body: str, needles: Sequence[re.Pattern[str]]) -> tuple[str, bool]:
-    """SNIPPET_WINDOW characters of the body from just before its first match, cut at spaces,
-    and whether a needle was found. Without one, the body has no match (a title-only hit),
-    whose snippet is empty from any window: its start is as good as the whole."""
+def _window(body: str, at: int) -> str:
+    """SNIPPET_WINDOW characters of the body from just before `at`, cut at spaces."""
     if len(body) <= SNIPPET_WINDOW:
-        return body, True
-    lowered = body.lower()
-    found = next((m for m in (n.search(lowered) for n in needles) if m), None)
-    if found is None:
-        return body[:SNIPPET_WINDOW], False
-    at = found.start()
+        return body
     start = max(0, at - SNIPPET_LEAD)
     end = start + SNIPPET_WINDOW
     if start > 0:  # not from the middle of a word
@@ -658,14 +691,14 @@ def _window(body: str, needles: Sequence[re.Pattern[str]]) -> tuple[str, bool]:
     if end < len(body):
         space = body.rfind(" ", at, end)
         end = space if space >= 0 else end
-    return body[start:end], True
+    return body[start:end]
 
 
-def _marked(snippet: tantivy.Snippet) -> str | None:
+def _marked(snippet: tantivy.Snippet | None) -> str | None:
     """Render a snippet as HTML-escaped text with matches wrapped in <mark>."""
-    fragment = snippet.fragment().encode()  # highlight ranges are byte offsets
-    if not fragment:
+    if snippet is None or not snippet.fragment():
         return None
+    fragment = snippet.fragment().encode()  # highlight ranges are byte offsets
     parts, cursor = [], 0
     for span in snippet.highlighted():
         parts.append(html.escape(fragment[cursor : span.start].decode()))

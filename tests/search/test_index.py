@@ -130,9 +130,8 @@ def test_snippets_are_cut_around_the_first_match(tmp_path: Path, engine: Engine)
 
 def test_window_starts_and_ends_at_spaces() -> None:
     body = "word " * 400 + "target " + "word " * 400
-    terms = tantivy_index.highlights(tantivy_index.parse("target"))
-    window, found = tantivy_index._window(body, tantivy_index._needles(terms))
-    assert found and len(window) <= tantivy_index.SNIPPET_WINDOW
+    window = tantivy_index._window(body, body.index("target"))
+    assert len(window) <= tantivy_index.SNIPPET_WINDOW
     assert "target" in window and window.startswith("word") and window.endswith("word")
 
 
