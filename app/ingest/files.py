@@ -20,6 +20,7 @@ SUFFIXES = {".txt"}
 # bytes were never text (the NUL check catches most binaries, this catches the rest).
 MAX_CONTROL_SHARE = 0.05
 CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")  # Cc minus whitespace
+ASCII_CONTROLS = bytes([*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F])  # the same, in ASCII
 UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
@@ -37,14 +38,16 @@ def iter_article_files(paths: Iterable[Path]) -> Iterator[tuple[Path, str]]:
     visited: set[Path] = set()  # resolved directories, shared so overlapping arguments walk once
     for path in paths:
         if path.is_dir():
-            yield from _walk(path, path, visited)
+            yield from _walk(path, "", visited)
         else:
             # A missing or odd path is yielded anyway: reading it reports the problem.
             yield path, path.name
 
 
-def _walk(root: Path, directory: Path, visited: set[Path]) -> Iterator[tuple[Path, str]]:
-    """Yield the article files under directory in name order, each keyed relative to root."""
+def _walk(directory: Path, key: str, visited: set[Path]) -> Iterator[tuple[Path, str]]:
+    """Yield the article files under directory in name order, keyed by the directory's own key
+    ("" for a walked root) joined with their relative path. Keys are joined as strings:
+    pathlib's relative_to cost more than the rest of a walk over a million files."""
     real = directory.resolve()
     if real in visited:  # a symlink loop or a tree already walked
         return
@@ -53,26 +56,20 @@ def _walk(root: Path, directory: Path, visited: set[Path]) -> Iterator[tuple[Pat
         with os.scandir(directory) as scan:
             entries = sorted(scan, key=lambda entry: entry.name)
     except OSError:
-        yield directory, _key(root, directory)  # reading it names the error
+        yield directory, key or directory.name or real.name  # reading it names the error
         return
     for entry in entries:
         if entry.name.startswith("."):  # editor swap files, .git and the like
             continue
-        path = Path(entry.path)
         try:
             is_dir = entry.is_dir()
         except OSError:  # a symlink loop (ELOOP) and the like: reading it names the error
             is_dir = False
+        child = f"{key}/{entry.name}" if key else entry.name
         if is_dir:
-            yield from _walk(root, path, visited)
-        elif path.suffix.lower() in SUFFIXES:
-            yield path, _key(root, path)
-
-
-def _key(root: Path, path: Path) -> str:
-    """Return the stable identity of a file: its POSIX path relative to the walked root."""
-    relative = path.relative_to(root).as_posix()
-    return (root.name or root.resolve().name) if relative == "." else relative
+            yield from _walk(Path(entry.path), child, visited)
+        elif os.path.splitext(entry.name)[1].lower() in SUFFIXES:
+            yield Path(entry.path), child
 
 
 def read_article_text(path: Path, *, max_bytes: int) -> tuple[str, list[str]]:
@@ -140,4 +137,7 @@ def _decode(data: bytes, path: Path) -> tuple[str, list[str]]:
 
 def _control_share(text: str) -> float:
     """Return the share of characters that are control characters other than whitespace."""
+    if text.isascii():  # most files: deleting bytes is 4x faster than the regex
+        raw = text.encode("ascii")
+        return (len(raw) - len(raw.translate(None, ASCII_CONTROLS))) / len(text)
     return len(CONTROL_CHARACTER.findall(text)) / len(text)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -194,7 +194,8 @@ def insert_rows(session: Session, table: Any, rows: list[dict[str, Any]]) -> Non
     dialect = session.get_bind().dialect
     names = list(rows[0])
     processors = [
-        (name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in names
+        (name, _once_per_value(table.c[name].type.dialect_impl(dialect).bind_processor(dialect)))
+        for name in names
     ]
     quoted = ", ".join(dialect.identifier_preparer.quote(name) for name in names)
     marks = ", ".join("?" * len(names))
@@ -207,6 +208,25 @@ def insert_rows(session: Session, table: Any, rows: list[dict[str, Any]]) -> Non
             for row in rows
         ],
     )
+
+
+def _once_per_value(process: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:
+    """Wrap a bind processor to convert each distinct value once: the rows of a batch share
+    their timestamps and most dates, and converting them cost more than inserting the row."""
+    if process is None:
+        return None
+    done: dict[Any, Any] = {}
+
+    def convert(value: Any) -> Any:
+        try:
+            return done[value]
+        except KeyError:
+            done[value] = converted = process(value)
+            return converted
+        except TypeError:  # unhashable (a list for a JSON column): converted every time
+            return process(value)
+
+    return convert
 
 
 def _identity(item: Prepared, now: datetime) -> dict[str, Any]:

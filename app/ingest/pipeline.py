@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,12 +35,19 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 256  # files per transaction: a crash loses at most one uncommitted batch
-BULK_BATCH_SIZE = 1024  # the same for a bulk load (no extraction, no stories): cheap to redo
-# A bulk load inserts into random places of the id and hash indexes. A bigger page cache and
-# rarer WAL checkpoints write each index page once for many batches, not once per batch (a
-# third off the load time at 100k). Commits stay as durable: this is the default
-# synchronous=NORMAL in WAL mode, with checkpoints every 80 MB of WAL instead of 4 MB.
-BULK_PRAGMAS = ("cache_size=-65536", "wal_autocheckpoint=20000")
+BULK_BATCH_SIZE = 1024  # files per reading task of a bulk load (no extraction, no stories)
+# A bulk load's transactions span this many articles (a few seconds' work, cheap to redo).
+# Each new article goes into random places of the indexes on id, content_hash and
+# published_at, and a commit writes every index page it changed to the WAL, then a checkpoint
+# to the database: with 1,024 articles a commit, at 1M articles, three index pages for each
+# article against one for its row. 32k articles share most of their index pages.
+BULK_COMMIT_ROWS = 32_768
+# The page cache of a bulk load holds the uncommitted pages of a transaction and every index
+# page of a million articles (about 300 MB; it grows only as pages are used), so a commit
+# neither spills pages mid-transaction nor reads back what the previous one wrote. Checkpoints
+# then run after each commit (it writes more than 20,000 pages). Commits stay as durable: the
+# default synchronous=NORMAL in WAL mode.
+BULK_PRAGMAS = ("cache_size=-1048576", "wal_autocheckpoint=20000")
 
 
 @dataclass
@@ -70,19 +77,49 @@ def ingest_files(
     report = IngestReport()
     bulk = extractor is None and not assign_stories
     size = BULK_BATCH_SIZE if bulk else BATCH_SIZE
-    for batch in _prepared_batches(iter(files), size, max_bytes=max_bytes, processes=processes):
-        report.failed.extend(batch.failed)
-        report.warnings.extend(batch.warnings)
+    batches = _prepared_batches(iter(files), size, max_bytes=max_bytes, processes=processes)
+    if bulk:
+        _load_bulk(batches, engine=engine, report=report, on_progress=on_progress)
+        return report
+    for batch in batches:
+        _note_failures(batch, report)
         _load_batch(
             batch.prepared,
             engine=engine,
             extractor=extractor,
             assign_stories=assign_stories,
-            bulk=bulk,
             report=report,
         )
         on_progress(batch.size)
     return report
+
+
+def _load_bulk(
+    batches: Iterator[_Batch],
+    *,
+    engine: Engine,
+    report: IngestReport,
+    on_progress: Callable[[int], None],
+) -> None:
+    """Load the batches of a bulk load, BULK_COMMIT_ROWS articles to a transaction, each batch
+    as it comes (the readers keep reading meanwhile)."""
+    for first in batches:
+        with write_session(engine) as session:
+            tune_for_bulk(session)
+            rows = 0
+            for batch in chain([first], batches):  # the same iterator: the next batches
+                _note_failures(batch, report)
+                for _, outcome in load_articles(session, batch.prepared, assign_stories=False):
+                    report.counts[outcome] += 1
+                on_progress(batch.size)
+                rows += len(batch.prepared)
+                if rows >= BULK_COMMIT_ROWS:
+                    break
+
+
+def _note_failures(batch: _Batch, report: IngestReport) -> None:
+    report.failed.extend(batch.failed)
+    report.warnings.extend(batch.warnings)
 
 
 @dataclass
@@ -138,7 +175,6 @@ def _load_batch(
     engine: Engine,
     extractor: EntityExtractor | None,
     assign_stories: bool,
-    bulk: bool,
     report: IngestReport,
 ) -> None:
     with Session(engine) as session:
@@ -154,8 +190,6 @@ def _load_batch(
         for item, entities in zip(changed, found, strict=True):
             item.entities = entities
     with write_session(engine) as session:
-        if bulk:
-            tune_for_bulk(session)
         for _, outcome in load_articles(session, changed, assign_stories=assign_stories):
             report.counts[outcome] += 1
 

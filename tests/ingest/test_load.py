@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from app.cli import cli
 from app.db import write_session
-from app.ingest import stories
+from app.ingest import pipeline, stories
 from app.ingest.files import iter_article_files
 from app.ingest.load import Outcome, Prepared, content_hash, load_articles, replace_entities
 from app.ingest.parse import parse_article
@@ -155,7 +155,13 @@ def test_deferred_stories_are_those_a_load_would_assign(tmp_path: Path) -> None:
     assert snapshot(deferred) == snapshot(at_load)
 
 
-def test_bulk_ingest_with_readers_is_idempotent_and_updates(tmp_path: Path) -> None:
+@pytest.mark.parametrize("batch, commit", [(None, None), (5, 12)])
+def test_bulk_ingest_with_readers_is_idempotent_and_updates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch: int | None, commit: int | None
+) -> None:
+    if batch is not None:  # reading tasks of 5 files, transactions spanning several of them
+        monkeypatch.setattr(pipeline, "BULK_BATCH_SIZE", batch)
+        monkeypatch.setattr(pipeline, "BULK_COMMIT_ROWS", commit)
     corpus = tmp_path / "corpus"
     shutil.copytree(LABELLED, corpus, ignore=shutil.ignore_patterns("*.json"))
     (corpus / "empty.txt").write_bytes(b"")

@@ -115,3 +115,50 @@ def test_bulk_update_drops_mentions_of_the_old_body(tmp_path: Path, extractor) -
     with Session(engine) as session:
         article = session.scalar(select(Article).where(Article.origin.like("%000_%")))
         assert article is not None and article.mentions == []
+
+
+def _cli_ingest(tmp_path: Path, corpus: Path) -> str:
+    from app.config import get_settings
+
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["ingest", "--no-extract", str(corpus)])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_a_bulk_load_indexes_while_it_loads(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import app.cli
+    from app.ingest import pipeline
+
+    # One file a reading task and a transaction: the follower sees several commits.
+    monkeypatch.setattr(pipeline, "BULK_BATCH_SIZE", 1)
+    monkeypatch.setattr(pipeline, "BULK_COMMIT_ROWS", 1)
+    monkeypatch.setattr(app.cli, "FOLLOW_FILES", 1)
+    monkeypatch.setattr(app.cli, "FOLLOW_LAG", 1)
+    monkeypatch.setattr(app.cli, "FOLLOW_POLL", 0.01)
+    monkeypatch.setenv("NEWSCORPUS_DATA_DIR", str(tmp_path / "data"))
+    assert "indexed 3 articles" in _cli_ingest(tmp_path, SEEDS)
+    assert "indexed 0 articles" in _cli_ingest(tmp_path, SEEDS)  # nothing new: nothing indexed
+    settings = make_settings(tmp_path / "data")
+    index = TantivyIndex(settings.resolved_index_dir, migrated_engine(settings))
+    assert index.lag() == 0
+    assert index.search(ArticleQuery(limit=10)).total == 3
+    index.close()
+
+
+def test_a_bulk_load_leaves_a_busy_index_to_its_holder(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import app.cli
+
+    monkeypatch.setattr(app.cli, "FOLLOW_FILES", 1)
+    monkeypatch.setenv("NEWSCORPUS_DATA_DIR", str(tmp_path / "data"))
+    settings = make_settings(tmp_path / "data")
+    holder = TantivyIndex(settings.resolved_index_dir, migrated_engine(settings))
+    holder.catch_up()  # takes the writer, as a running server does
+    try:
+        output = _cli_ingest(tmp_path, SEEDS)
+    finally:
+        holder.close()
+    assert "a running server holds the index" in output and "3 loaded" in output
