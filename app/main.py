@@ -45,7 +45,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Routers search through the time budget; the indexer writes the index directly.
         search = BudgetedSearch(index, threads=settings.search_threads)
         app.state.engine, app.state.search, app.state.indexer = engine, search, indexer
-        app.state.catalog = Catalog(cached_pages=settings.cached_pages)
+        app.state.catalog = Catalog(
+            cached_pages=settings.cached_pages, search_seconds=settings.index_poll_seconds
+        )
         yield
         search.close()
         indexer.stop()

@@ -96,6 +96,19 @@ class ArticleParams(BaseModel):
     def facet_names(self) -> tuple[FacetName, ...]:
         return tuple(self.facets.split(",")) if self.facets else ()  # type: ignore[arg-type]
 
+    def needs_index(self) -> bool:
+        """Text, a filter or facets: the index answers (else the articles table: `is_plain`)."""
+        filters = (self.person, self.place, self.org, self.entity, self.source, self.story)
+        return bool(
+            (self.q and self.q.strip())
+            or any(filters)
+            or self.published_from
+            or self.published_to
+            or self.dedupe
+            or self.facets
+            or self.sort == "relevance"
+        )
+
     def effective_sort(self) -> Sort:
         return self.sort or ("relevance" if self.q and self.q.strip() else "-published_at")
 
@@ -109,10 +122,16 @@ async def list_articles(
 ) -> Response:
     """List, search and filter articles, newest first or best match first."""
     key = params.model_dump_json()
-    # A recent plain listing is answered here on the event loop, without a thread or the
-    # database; everything else runs on the thread pool.
+    # A page rendered recently is answered here on the event loop, without a thread, the
+    # database or the index. Searches run on the bounded search pool (all their work: one
+    # thread hop), plain listings on the thread pool: stuck searches never hold them up.
     if (body := catalog.recent_page(key)) is None:
-        body = await run_in_threadpool(_answer, params, session, search, catalog, key)
+        work = functools.partial(_answer, params, session, search, catalog, key)
+        if params.needs_index():
+            body = await search.run(work)
+            catalog.remember_search(key, body)
+        else:
+            body = await run_in_threadpool(work)
     return _json(body)
 
 
@@ -124,7 +143,18 @@ def _answer(
     if entities is None or sources is None:  # a filter names nothing we have
         empty = ArticlePage(items=[], next_cursor=None, total=0, facets=_no_facets(params))
         return empty.model_dump_json()
-    query = ArticleQuery(
+    query = article_query(params, sources=sources, entities=entities)
+    render = functools.partial(_render, session, params)
+    if is_plain(query):
+        return catalog.listing(session, query, key=key, render=render)
+    return render(search.search(query))
+
+
+def article_query(
+    params: ArticleParams, *, sources: tuple[str, ...], entities: tuple[EntityFilter, ...]
+) -> ArticleQuery:
+    """The query the parameters ask for, with source and entity names resolved."""
+    return ArticleQuery(
         text=params.q,
         sources=sources,
         entities=entities,
@@ -137,10 +167,6 @@ def _answer(
         story=params.story,
         dedupe=params.dedupe,
     )
-    render = functools.partial(_render, session, params)
-    if is_plain(query):
-        return catalog.listing(session, query, key=key, render=render)
-    return render(search.search(query))
 
 
 def _render(session: Session, params: ArticleParams, page: SearchPage) -> str:

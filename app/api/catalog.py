@@ -72,9 +72,14 @@ class Catalog:
     most clients ask for, and a page from the cache costs a primary-key lookup (`max(seq)`).
     """
 
-    def __init__(self, *, cached_pages: int = 1024) -> None:
+    def __init__(self, *, cached_pages: int = 1024, search_seconds: float = 0.5) -> None:
         self._snapshot = _Snapshot(-1)
         self._cached_pages = cached_pages
+        # Rendered searches, with when they were rendered: served again for `search_seconds`,
+        # the time the index may lag behind the database anyway.
+        self._searches: dict[str, tuple[float, str]] = {}
+        self._search_seconds = search_seconds
+        self._searches_lock = threading.Lock()
 
     def _current(self, connection: Connection) -> _Snapshot:
         """The snapshot this connection's read transaction sees (Core statements here: a third
@@ -88,17 +93,31 @@ class Catalog:
         return self._snapshot
 
     def recent_page(self, key: str) -> str | None:
-        """A rendered plain listing, without reading the database, if the corpus was seen
-        unchanged less than RECHECK_SECONDS ago: a commit by another process shows in plain
-        listings within that time (in searches, within the indexer's poll interval)."""
-        snapshot = self._snapshot
-        if time.monotonic() - snapshot.checked < RECHECK_SECONDS:
-            return snapshot.pages.get(key)
-        return None
+        """A rendered page, without reading the database or the index: a plain listing if the
+        corpus was seen unchanged less than RECHECK_SECONDS ago (a commit by another process
+        shows in plain listings within that time), a search rendered less than
+        `search_seconds` ago (searches see commits after the indexer's poll interval anyway)."""
+        now, snapshot = time.monotonic(), self._snapshot
+        if now - snapshot.checked < RECHECK_SECONDS and (body := snapshot.pages.get(key)):
+            return body
+        rendered, body = self._searches.get(key, (0.0, None))
+        return body if now - rendered < self._search_seconds else None
+
+    def remember_search(self, key: str, body: str) -> None:
+        """Keep a rendered search for `recent_page`; the oldest one goes when full."""
+        if self._cached_pages <= 0:
+            return
+        with self._searches_lock:
+            self._searches.pop(key, None)  # re-inserted last: the newest
+            if len(self._searches) >= self._cached_pages:
+                self._searches.pop(next(iter(self._searches)))
+            self._searches[key] = (time.monotonic(), body)
 
     def forget(self) -> None:
-        """This process has just written: read the table before answering again."""
+        """This process has just written: read the table and search again before answering."""
         self._snapshot.checked = 0.0
+        with self._searches_lock:
+            self._searches.clear()
 
     def sources(self, session: Session) -> tuple[tuple[str, int], ...]:
         connection = session.connection()

@@ -6,16 +6,17 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from app.budget import BudgetedSearch
 from app.errors import PROBLEM_MEDIA_TYPE
 from app.schemas import ProblemDetail
-from app.search.base import SearchBackend
 
 
-async def get_search(request: Request) -> SearchBackend:
+async def get_search(request: Request) -> BudgetedSearch:
+    """The search backend behind the time budget (it has the backend's methods, and `run`)."""
     return request.app.state.search
 
 
-SearchDep = Annotated[SearchBackend, Depends(get_search)]
+SearchDep = Annotated[BudgetedSearch, Depends(get_search)]
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -12,9 +12,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from app.api.catalog import RECHECK_SECONDS, Catalog
+from app.api.articles import ArticleParams, article_query
+from app.api.catalog import RECHECK_SECONDS, Catalog, is_plain
 from app.main import create_app
-from app.search.base import ArticleQuery, Sort
+from app.search.base import ArticleQuery, EntityFilter, Sort
 from app.search.tantivy_index import TantivyIndex
 from tests.conftest import ingest, make_settings, migrated_engine
 
@@ -53,6 +54,39 @@ def _walk(page_of, sort: Sort, limit: int) -> list[int]:  # type: ignore[no-unty
         if not page.has_more:
             return pks
         after = page.hits[-1].position
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        {},
+        {"sort": "published_at"},
+        {"sort": "-published_at", "limit": 5},
+        {"q": "  "},
+        {"q": "word"},
+        {"sort": "relevance"},
+        {"person": ["A"]},
+        {"place": ["A"]},
+        {"org": ["A"]},
+        {"entity": ["e"]},
+        {"source": ["S"]},
+        {"published_from": "2020-01-01"},
+        {"published_to": "2020-01-01"},
+        {"story": "s"},
+        {"dedupe": True},
+        {"facets": "source"},
+    ],
+)
+def test_search_pool_is_used_exactly_when_the_index_answers(given: dict) -> None:
+    """The endpoint picks its thread pool from the parameters before resolving any name."""
+    params = ArticleParams(**given)
+    names = [*params.person, *params.place, *params.org, *params.entity]
+    query = article_query(
+        params,
+        sources=tuple(params.source),
+        entities=tuple(EntityFilter("person", (name,)) for name in names),
+    )
+    assert params.needs_index() is not is_plain(query)
 
 
 @pytest.mark.parametrize("sort", ["-published_at", "published_at"])
@@ -166,3 +200,24 @@ def test_cached_listing_follows_new_articles(tmp_path: Path, cached_pages: int) 
     assert after["total"] == before["total"] + 1
     assert after["items"][0]["title"] == "Newest Report Filed"
     assert after["items"][1] == before["items"][0]
+
+
+def test_rendered_searches_are_served_again_for_a_moment() -> None:
+    catalog = Catalog(cached_pages=2, search_seconds=0.2)
+    catalog.remember_search("a", "page a")
+    assert catalog.recent_page("a") == "page a"
+    assert catalog.recent_page("b") is None
+    catalog.remember_search("b", "page b")
+    catalog.remember_search("c", "page c")  # full: the oldest goes
+    assert (catalog.recent_page("a"), catalog.recent_page("c")) == (None, "page c")
+    time.sleep(0.25)
+    assert catalog.recent_page("c") is None  # older than search_seconds: searched again
+    catalog.remember_search("d", "page d")
+    catalog.forget()  # this process wrote: nothing it rendered before is served again
+    assert catalog.recent_page("d") is None
+
+
+def test_no_rendered_search_is_kept_without_cached_pages() -> None:
+    catalog = Catalog(cached_pages=0)
+    catalog.remember_search("a", "page a")
+    assert catalog.recent_page("a") is None
