@@ -627,13 +627,15 @@ _TOKEN = re.compile(r"[^\W_]+")
 
 class _FirstMatch:
     """Where the first match of a query in a lower-cased body starts: its first phrase, else
-    its first highlighted term. A word and its stem share all but at most the stem's last two
-    characters ("dying" is "die", "hoping" "hope"; true of all 277k words of wordfreq's large
-    English list), so the stems' beginnings find every word that may match, and the analyzer
-    tells which ones do (each word analysed once per page)."""
+    its first highlighted term. A word begins with its stem but for the stem's last character
+    ("hoping" is "hope"), two of a three-letter stem ("dying" is "die"), none of a shorter
+    one: true of all 298k words of wordfreq's large English list. So the stems' beginnings,
+    with a character to spare, find every word that may match, and the analyzer tells which
+    ones do (each word analysed once per page)."""
 
     def __init__(self, terms: Highlights, words: set[str], analyzer: tantivy.TextAnalyzer):
-        stems = [w[: max(1, len(w) - 2)] for w in (*terms.words, *terms.prefixes)]
+        stems = [w if len(w) < 3 else w[: max(1, len(w) - 2)] for w in terms.words]
+        stems += [p[: max(1, len(p) - 2)] for p in terms.prefixes]  # of stems of any length
         self.phrases = _any_of(terms.phrases)
         self.words = _any_of(stems)
         self.highlighted, self.analyzer = words, analyzer
@@ -668,7 +670,7 @@ def _snippet(
     generator: tantivy.SnippetGenerator, body: str, first_match: _FirstMatch
 ) -> tantivy.Snippet | None:
     """The snippet from the window around the first match; none if the body has no match; from
-    the whole body if the window shows none (only possible in unchecked text)."""
+    the whole body if the window shows none (rare: unchecked text, or an odd phrase)."""
     at = first_match(body.lower())
     if at is None and _CHECKED_TEXT.fullmatch(body):
         return None

@@ -128,6 +128,24 @@ def test_snippets_are_cut_around_the_first_match(tmp_path: Path, engine: Engine)
     assert "<mark>statement</mark>" in prefix.snippet  # type: ignore[operator]
 
 
+def test_snippets_mark_words_whose_stem_is_no_prefix_and_skip_title_only_hits(
+    tmp_path: Path, engine: Engine
+) -> None:
+    add_articles(
+        engine,
+        [
+            {"body": FILLER + "They were coming home. " + FILLER},  # "come" is not in "coming"
+            {"title": "Coming soon", "body": FILLER},
+            {"body": "Ελληνικά " + FILLER + "They were coming home."},  # unchecked text
+        ],
+    )
+    index = indexed(tmp_path, engine)
+    body, title, greek = index.search(ArticleQuery(text="come", sort="published_at")).hits
+    assert "<mark>coming</mark> home" in body.snippet  # type: ignore[operator]
+    assert title.snippet is None
+    assert "<mark>coming</mark> home" in greek.snippet  # type: ignore[operator]
+
+
 def test_window_starts_and_ends_at_spaces() -> None:
     body = "word " * 400 + "target " + "word " * 400
     window = tantivy_index._window(body, body.index("target"))
