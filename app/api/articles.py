@@ -8,12 +8,12 @@ from typing import Annotated, Any, Protocol
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.api import cursors
 from app.api.catalog import Catalog, CatalogDep, detail, is_plain, summaries
-from app.api.deps import SearchDep, problems
+from app.api.deps import QueryModel, SearchDep, problems
 from app.api.writes import WriterDep, get_extractor
 from app.db import EngineDep, SessionDep
 from app.errors import BadCursor, NotFound
@@ -113,20 +113,29 @@ class ArticleParams(BaseModel):
         return self.sort or ("relevance" if self.q and self.q.strip() else "-published_at")
 
 
-@router.get("", response_model=ArticlePage, responses=problems(400, 422))
+ARTICLE_PARAMS = QueryModel(ArticleParams)
+
+
+@router.get(
+    "",
+    response_model=ArticlePage,
+    responses=problems(400, 422),
+    openapi_extra=ARTICLE_PARAMS.openapi,
+)
 async def list_articles(
-    params: Annotated[ArticleParams, Query()],
-    session: SessionDep,
+    params: Annotated[ArticleParams, Depends(ARTICLE_PARAMS)],
+    engine: EngineDep,
     search: SearchDep,
     catalog: CatalogDep,
 ) -> Response:
     """List, search and filter articles, newest first or best match first."""
     key = params.model_dump_json()
     # A page rendered recently is answered here on the event loop, without a thread, the
-    # database or the index. Searches run on the bounded search pool (all their work: one
-    # thread hop), plain listings on the thread pool: stuck searches never hold them up.
+    # database or the index. Searches run on the bounded search pool (all their work, the
+    # session's too: one thread hop), plain listings on the thread pool: stuck searches never
+    # hold them up.
     if (body := catalog.recent_page(key)) is None:
-        work = functools.partial(_answer, params, session, search, catalog, key)
+        work = functools.partial(_answer, params, engine, search, catalog, key)
         if params.needs_index():
             body = await search.run(work)
             catalog.remember_search(key, body)
@@ -136,6 +145,13 @@ async def list_articles(
 
 
 def _answer(
+    params: ArticleParams, engine: Engine, search: SearchBackend, catalog: Catalog, key: str
+) -> str:
+    with Session(engine) as session:
+        return _page(params, session, search, catalog, key)
+
+
+def _page(
     params: ArticleParams, session: Session, search: SearchBackend, catalog: Catalog, key: str
 ) -> str:
     entities = entity_filters(session, params)

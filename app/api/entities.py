@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import aliased, selectinload
 
 from app.api import cursors
-from app.api.deps import problems
+from app.api.deps import QueryModel, problems
 from app.db import SessionDep
 from app.errors import BadCursor, NotFound
 from app.ingest.load import fold
@@ -33,8 +33,18 @@ class EntityParams(BaseModel):
     cursor: str | None = Field(None, max_length=512)
 
 
-@router.get("", response_model=EntityPage, responses=problems(400, 422))
-def list_entities(params: Annotated[EntityParams, Query()], session: SessionDep) -> EntityPage:
+ENTITY_PARAMS = QueryModel(EntityParams)
+
+
+@router.get(
+    "",
+    response_model=EntityPage,
+    responses=problems(400, 422),
+    openapi_extra=ENTITY_PARAMS.openapi,
+)
+def list_entities(
+    params: Annotated[EntityParams, Depends(ENTITY_PARAMS)], session: SessionDep
+) -> EntityPage:
     """List entities, most articles first; filter by type and by name or alias prefix."""
     statement = select(Entity).options(selectinload(Entity.names))
     if params.type:

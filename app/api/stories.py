@@ -6,14 +6,14 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.api import cursors
 from app.api.articles import entity_filters, summary
-from app.api.deps import SearchDep, problems
+from app.api.deps import QueryModel, SearchDep, problems
 from app.db import SessionDep
 from app.errors import BadCursor, NotFound
 from app.models import Article, Entity, Story, StoryEntity
@@ -66,9 +66,17 @@ class StoryParams(BaseModel):
         )
 
 
-@router.get("", response_model=StoryPage, responses=problems(400, 422))
+STORY_PARAMS = QueryModel(StoryParams)
+
+
+@router.get(
+    "",
+    response_model=StoryPage,
+    responses=problems(400, 422),
+    openapi_extra=STORY_PARAMS.openapi,
+)
 def list_stories(
-    params: Annotated[StoryParams, Query()], session: SessionDep, search: SearchDep
+    params: Annotated[StoryParams, Depends(STORY_PARAMS)], session: SessionDep, search: SearchDep
 ) -> StoryPage:
     """List stories, biggest or latest first; filter them by text and entities as articles are
     filtered (a story matches when one of its articles does)."""
