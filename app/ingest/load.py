@@ -218,10 +218,11 @@ def _once_per_value(process: Callable[[Any], Any] | None) -> Callable[[Any], Any
     done: dict[Any, Any] = {}
 
     def convert(value: Any) -> Any:
+        key = (type(value), value)  # 1 and True are equal, but a JSON column writes them apart
         try:
-            return done[value]
+            return done[key]
         except KeyError:
-            done[value] = converted = process(value)
+            done[key] = converted = process(value)
             return converted
         except TypeError:  # unhashable (a list for a JSON column): converted every time
             return process(value)

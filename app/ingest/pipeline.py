@@ -101,8 +101,10 @@ def _load_bulk(
     report: IngestReport,
     on_progress: Callable[[int], None],
 ) -> None:
-    """Load the batches of a bulk load, BULK_COMMIT_ROWS articles to a transaction, each batch
-    as it comes (the readers keep reading meanwhile)."""
+    """Load the batches of a bulk load, each as it comes (the readers keep reading meanwhile),
+    up to BULK_COMMIT_ROWS articles a transaction. The first transactions are smaller (each
+    at most as big as all the ones before it) so that the index can start early."""
+    done = 0
     for first in batches:
         with write_session(engine) as session:
             tune_for_bulk(session)
@@ -113,8 +115,9 @@ def _load_bulk(
                     report.counts[outcome] += 1
                 on_progress(batch.size)
                 rows += len(batch.prepared)
-                if rows >= BULK_COMMIT_ROWS:
+                if rows >= min(BULK_COMMIT_ROWS, max(done, 1)):
                     break
+        done += rows
 
 
 def _note_failures(batch: _Batch, report: IngestReport) -> None:
