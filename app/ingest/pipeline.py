@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -69,15 +70,19 @@ def ingest_files(
     max_bytes: int,
     assign_stories: bool = True,
     processes: int = 1,
+    niceness: int = 0,
     on_progress: Callable[[int], None] = lambda n: None,
 ) -> IngestReport:
     """Ingest (path, key) pairs from `iter_article_files`; bad files are reported, not fatal.
     Without `assign_stories` (bulk loads) articles wait for `stories.restory` to get a story.
-    With `processes` > 1, that many worker processes read and parse files ahead of the loader."""
+    With `processes` > 1, that many worker processes read and parse files ahead of the loader,
+    at `niceness` (os.nice) above the caller's."""
     report = IngestReport()
     bulk = extractor is None and not assign_stories
     size = BULK_BATCH_SIZE if bulk else BATCH_SIZE
-    batches = _prepared_batches(iter(files), size, max_bytes=max_bytes, processes=processes)
+    batches = _prepared_batches(
+        iter(files), size, max_bytes=max_bytes, processes=processes, niceness=niceness
+    )
     if bulk:
         _load_bulk(batches, engine=engine, report=report, on_progress=on_progress)
         return report
@@ -136,7 +141,7 @@ class _Batch:
 
 
 def _prepared_batches(
-    files: Iterator[tuple[Path, str]], size: int, *, max_bytes: int, processes: int
+    files: Iterator[tuple[Path, str]], size: int, *, max_bytes: int, processes: int, niceness: int
 ) -> Iterator[_Batch]:
     """Read and parse the files a batch at a time, in order. Worker processes, if any, work at
     most two batches each ahead of the caller: memory stays bounded whatever the corpus size."""
@@ -144,7 +149,7 @@ def _prepared_batches(
     if processes <= 1:
         yield from (_prepare(batch, max_bytes) for batch in batches)
         return
-    pool = ProcessPoolExecutor(processes)
+    pool = ProcessPoolExecutor(processes, initializer=os.nice, initargs=(niceness,))
     try:
         ahead: deque[Future[_Batch]] = deque()
         for batch in batches:
