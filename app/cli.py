@@ -132,7 +132,7 @@ class _IndexFollower:
         self._indexed = multiprocessing.Value("q", 0)
         self._process = multiprocessing.Process(
             target=_follow,
-            args=(settings, self._stopping, self._indexed),
+            args=(settings, self._stopping, self._indexed, os.getpid()),
             name="newscorpus-index-follower",
             daemon=True,  # never outlives an interrupted load
         )
@@ -158,12 +158,15 @@ class _IndexFollower:
 FOLLOWER_BUSY = 3  # the follower's exit status when another process holds the index writer
 
 
-def _follow(settings: Settings, stopping: EventType, indexed: Synchronized[int]) -> None:
-    """The follower's body: catch up whenever FOLLOW_LAG articles wait, and once at the end."""
+def _follow(
+    settings: Settings, stopping: EventType, indexed: Synchronized[int], parent: int
+) -> None:
+    """The follower's body: catch up whenever FOLLOW_LAG articles wait, and once at the end
+    (or once its parent is gone: it must not hold the index writer for ever)."""
     engine = create_db_engine(settings.resolved_database_url)  # never the parent's connections
     index = TantivyIndex(settings.resolved_index_dir, engine)
     try:
-        while not stopping.wait(FOLLOW_POLL):
+        while not stopping.wait(FOLLOW_POLL) and os.getppid() == parent:
             if index.lag() >= FOLLOW_LAG:
                 indexed.value += index.catch_up()
         indexed.value += index.catch_up()

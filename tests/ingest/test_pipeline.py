@@ -162,3 +162,16 @@ def test_a_bulk_load_leaves_a_busy_index_to_its_holder(tmp_path: Path, monkeypat
     finally:
         holder.close()
     assert "a running server holds the index" in output and "3 loaded" in output
+
+
+def test_the_follower_stops_when_its_parent_is_gone(tmp_path: Path) -> None:
+    import multiprocessing
+
+    from app.cli import _follow
+
+    settings = make_settings(tmp_path)
+    ingest(migrated_engine(settings), [SEEDS], None)
+    indexed = multiprocessing.Value("q", 0)
+    # Never told to stop, and its "parent" is not its parent: it catches up once and returns.
+    _follow(settings, multiprocessing.Event(), indexed, parent=-1)
+    assert indexed.value == 3
