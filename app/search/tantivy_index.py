@@ -698,9 +698,9 @@ def _window(body: str, at: int) -> str:
 
 def _marked(snippet: tantivy.Snippet | None) -> str | None:
     """Render a snippet as HTML-escaped text with matches wrapped in <mark>."""
-    if snippet is None or not snippet.fragment():
+    fragment = snippet.fragment().encode() if snippet else b""  # highlights: byte offsets
+    if not fragment:
         return None
-    fragment = snippet.fragment().encode()  # highlight ranges are byte offsets
     parts, cursor = [], 0
     for span in snippet.highlighted():
         parts.append(html.escape(fragment[cursor : span.start].decode()))
