@@ -13,6 +13,7 @@ from sqlalchemy import Engine, insert, update
 from app.models import Article
 from app.search import tantivy_index
 from app.search.base import ArticleQuery
+from app.search.query import english_analyzer
 from app.search.tantivy_index import TantivyIndex, entity_number, sample_levels
 from tests.conftest import make_settings, migrated_engine
 
@@ -144,6 +145,57 @@ def test_snippets_mark_words_whose_stem_is_no_prefix_and_skip_title_only_hits(
     assert "<mark>coming</mark> home" in body.snippet  # type: ignore[operator]
     assert title.snippet is None
     assert "<mark>coming</mark> home" in greek.snippet  # type: ignore[operator]
+
+
+# Words the Porter stemmer changes at the end, in each way it does (all 321k words of wordfreq's
+# large English list were checked the same way once).
+STEMMED_WORDS = [
+    "hoping",
+    "dying",
+    "lying",
+    "ties",
+    "their",
+    "there",
+    "which",
+    "about",
+    "happy",
+    "happiness",
+    "generously",
+    "agreed",
+    "running",
+    "conditional",
+    "relational",
+    "rational",
+    "digitizer",
+    "vietnamization",
+    "operator",
+    "feudalism",
+    "hopefulness",
+    "goodness",
+    "formality",
+    "sensitivity",
+    "sensibility",
+    "triplicate",
+    "electrical",
+    "hopeful",
+    "adjustable",
+    "controlling",
+    "rolling",
+    "caresses",
+    "ponies",
+    "cats",
+    "feed",
+    "plastered",
+    "motoring",
+    "sing",
+    "was",
+]
+
+
+@pytest.mark.parametrize("word", STEMMED_WORDS)
+def test_every_word_begins_with_its_stem_start(word: str) -> None:
+    (stem,) = english_analyzer().analyze(word)
+    assert word.startswith(tantivy_index._stem_start(stem))
 
 
 def test_window_starts_and_ends_at_spaces() -> None:
