@@ -211,8 +211,18 @@ class EntityParams(Protocol):
     entity: list[str]
 
 
+# Built once, like every statement a request runs: building one costs more than running it.
+ENTITIES_NAMED = (
+    select(Entity.id)
+    .join(EntityName)
+    .where(Entity.type == bindparam("type"), EntityName.folded == bindparam("folded"))
+)
+ENTITY_TYPE = select(Entity.type).where(Entity.id == bindparam("id"))
+
+
 def entity_filters(session: Session, params: EntityParams) -> tuple[EntityFilter, ...] | None:
     """Resolve each name or id to entity ids; None if one of them matches no entity."""
+    connection = session.connection()
     filters = []
     for entity_type, names in (
         ("person", params.person),
@@ -220,21 +230,12 @@ def entity_filters(session: Session, params: EntityParams) -> tuple[EntityFilter
         ("org", params.org),
     ):
         for name in names:
-            ids = (
-                session.connection()
-                .scalars(
-                    select(Entity.id)
-                    .join(EntityName)
-                    .where(Entity.type == entity_type, EntityName.folded == fold(name))
-                )
-                .all()
-            )
-            if not ids:
+            found = {"type": entity_type, "folded": fold(name)}
+            if not (ids := connection.scalars(ENTITIES_NAMED, found).all()):
                 return None
             filters.append(EntityFilter(entity_type, tuple(sorted(set(ids)))))
     for entity_id in params.entity:
-        entity_type = session.connection().scalar(select(Entity.type).where(Entity.id == entity_id))
-        if entity_type is None:
+        if (entity_type := connection.scalar(ENTITY_TYPE, {"id": entity_id})) is None:
             return None
         filters.append(EntityFilter(entity_type, (entity_id,)))
     return tuple(filters)

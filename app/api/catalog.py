@@ -9,6 +9,7 @@ deleted, so they are cached per process until `max(seq)` moves, with the pages r
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import Connection, Select, bindparam, func, select, tuple_
+from sqlalchemy import Connection, Integer, Select, bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from app.models import Article, Entity, EntityName, Mention, Story
@@ -84,7 +85,7 @@ class Catalog:
     def _current(self, connection: Connection) -> _Snapshot:
         """The snapshot this connection's read transaction sees (Core statements here: a third
         of the ORM's overhead)."""
-        version = connection.execute(select(func.max(Article.seq))).scalar() or 0
+        version = connection.execute(VERSION).scalar() or 0
         if version > self._snapshot.version:
             self._snapshot = _Snapshot(version)
         elif version < self._snapshot.version:  # an older transaction: answer it, keep nothing
@@ -153,6 +154,10 @@ class Catalog:
         return SearchPage(hits=hits, total=total, has_more=len(rows) > query.limit)
 
 
+# Built once, like every statement a request runs: building one costs more than running it.
+VERSION = select(func.max(Article.seq))
+
+
 def _count(connection: Connection) -> int:
     return connection.execute(select(func.count()).select_from(Article)).scalar() or 0
 
@@ -181,24 +186,30 @@ def _dated_then_undated(
     for dated in (True, False) if newest_first else (False, True):
         if position is not None and (position[0] is not None) != dated:
             continue  # earlier pages finished this part: the cursor is in the next one
-        statement = _part(dated, position, newest_first).limit(wanted - len(rows))
-        rows += [(day, pk) for day, pk in connection.execute(statement)]
+        bounds = {"day": position[0], "pk": position[1]} if position is not None else {}
+        statement = _part(dated, position is not None, newest_first)
+        rows += connection.execute(statement, {**bounds, "wanted": wanted - len(rows)}).tuples()
         position = None  # the part after the cursor's is read from its start
         if len(rows) >= wanted:
             break
     return rows
 
 
-def _part(dated: bool, position: tuple[date | None, int] | None, newest_first: bool) -> Select:
-    """Dated or undated articles in date order, after the position when one is given."""
+@functools.cache
+def _part(dated: bool, after: bool, newest_first: bool) -> Select:
+    """Dated or undated articles in date order, after the position (`day`, `pk`) if `after`;
+    `wanted` of them."""
     columns = (Article.published_at, Article.pk)
     statement = select(*columns).where(
         Article.published_at.is_not(None) if dated else Article.published_at.is_(None)
     )
-    if position is not None:
-        key, bound = (tuple_(*columns), tuple_(*position)) if dated else (Article.pk, position[1])
+    if after:
+        pk = bindparam("pk", type_=Article.pk.type)
+        day = bindparam("day", type_=Article.published_at.type)
+        key, bound = (tuple_(*columns), tuple_(day, pk)) if dated else (Article.pk, pk)
         statement = statement.where(key < bound if newest_first else key > bound)
-    return statement.order_by(*(c.desc() for c in columns) if newest_first else columns)
+    order = (c.desc() for c in columns) if newest_first else columns
+    return statement.order_by(*order).limit(bindparam("wanted", type_=Integer))
 
 
 # Built once: an expanding IN parameter keeps the statement in SQLAlchemy's compiled cache.
