@@ -222,7 +222,6 @@ ENTITY_TYPE = select(Entity.type).where(Entity.id == bindparam("id"))
 
 def entity_filters(session: Session, params: EntityParams) -> tuple[EntityFilter, ...] | None:
     """Resolve each name or id to entity ids; None if one of them matches no entity."""
-    connection = session.connection()
     filters = []
     for entity_type, names in (
         ("person", params.person),
@@ -231,11 +230,11 @@ def entity_filters(session: Session, params: EntityParams) -> tuple[EntityFilter
     ):
         for name in names:
             found = {"type": entity_type, "folded": fold(name)}
-            if not (ids := connection.scalars(ENTITIES_NAMED, found).all()):
+            if not (ids := session.connection().scalars(ENTITIES_NAMED, found).all()):
                 return None
             filters.append(EntityFilter(entity_type, tuple(sorted(set(ids)))))
     for entity_id in params.entity:
-        if (entity_type := connection.scalar(ENTITY_TYPE, {"id": entity_id})) is None:
+        if (entity_type := session.connection().scalar(ENTITY_TYPE, {"id": entity_id})) is None:
             return None
         filters.append(EntityFilter(entity_type, (entity_id,)))
     return tuple(filters)

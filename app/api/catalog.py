@@ -221,7 +221,7 @@ SUMMARY_ROWS = (
         Article.source,
         Article.author,
         Article.published_at,
-        func.substr(Article.body, 1, EXCERPT_CHARS + 1).label("head"),  # enough for the excerpt
+        func.substr(Article.body, 1, EXCERPT_CHARS + 1).label("body"),  # enough for the excerpt
         Article.word_count,
         Story.id.label("story_id"),
     )
@@ -231,27 +231,34 @@ SUMMARY_ROWS = (
 
 
 def summaries(session: Session, page: SearchPage) -> list[dict[str, Any]]:
-    """The page's articles as `ArticleSummary` fields, in the page's order, from the columns a
-    summary shows (the body only up to the excerpt's length). Plain dicts: the page model
-    validates them in pydantic's core, much faster than building models here."""
-    if not (pks := [hit.article_pk for hit in page.hits]):
-        return []
-    rows = {row.pk: row for row in session.connection().execute(SUMMARY_ROWS, {"pks": pks})}
+    """The page's articles as `ArticleSummary` fields, in the page's order: as the index stored
+    them, else from the columns a summary shows (the body only up to the excerpt's length).
+    Plain dicts: the page model validates them in pydantic's core, much faster than models."""
+    missing = [hit.article_pk for hit in page.hits if hit.fields is None]
+    rows = (
+        {
+            row.pk: row._mapping
+            for row in session.connection().execute(SUMMARY_ROWS, {"pks": missing})
+        }
+        if missing
+        else {}
+    )
     return [
         {
-            "id": row.id,
-            "title": row.title,
-            "source": row.source,
-            "author": row.author,
-            "published_at": row.published_at,
-            "excerpt": excerpt(row.head),
-            "word_count": row.word_count,
-            "story_id": row.story_id,
+            "id": fields["id"],
+            "title": fields["title"],
+            "source": fields["source"],
+            "author": fields["author"],
+            "published_at": fields["published_at"],
+            "excerpt": excerpt(fields["body"]),
+            "word_count": fields["word_count"],
+            "story_id": fields["story_id"],
             "score": hit.score,
             "snippet": hit.snippet,
         }
         for hit in page.hits
-        if (row := rows.get(hit.article_pk)) is not None  # None: deleted since indexed
+        # None: deleted since indexed
+        if (fields := hit.fields or rows.get(hit.article_pk)) is not None
     ]
 
 

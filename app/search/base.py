@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 Sort = Literal["relevance", "-published_at", "published_at"]
 FacetName = Literal["person", "place", "org", "source"]
@@ -51,6 +51,9 @@ class Hit:
     score: float | None
     snippet: str | None
     position: tuple[float, int, int]  # what a cursor after this hit holds
+    # What a listing shows of the article (id, title, source, author, published_at, body,
+    # word_count, story_id), if the backend stores it; None: the caller loads the row.
+    fields: dict[str, Any] | None = None
 
 
 @dataclass
@@ -66,7 +69,8 @@ class SearchPage:
 class SearchBackend(Protocol):
     def search(self, query: ArticleQuery) -> SearchPage:
         """Run a query with its filters, sort, keyset page and facets. Hits carry article pks
-        (the caller loads the rows); a total or facets taken from a sample say so."""
+        and, if the backend stores them, the fields a listing shows (else the caller loads the
+        rows); a total or facets taken from a sample say so."""
         ...
 
     def lag(self) -> int:

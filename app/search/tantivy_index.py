@@ -4,8 +4,9 @@ Only this module writes the index. It indexes every article whose `seq` is past 
 watermark and moves the watermark only after the index commit, so a crash in between just
 re-indexes the articles since the last commit (delete-then-add by id: never a duplicate).
 
-Reading never loads a stored document except for snippets (one per hit): pks come from the
-`sort_key` fast field and stories from `story_key`. Aggregations over huge match sets (facets,
+Reading loads one stored document per hit of a page, which holds what a listing shows of the
+article (so a search page needs no database read) and the body its snippet is cut from; pks
+come from the `sort_key` fast field and stories from `story_key`. Aggregations over huge match sets (facets,
 story totals) run on a deterministic sample (`sample`, `story_key`) and say they are estimates.
 Entity fields hold entity ids as numbers: numeric fast fields aggregate without looking terms
 up in each segment's dictionary (facets over 'about' at 100k, 7 segments: 6.4 -> 3.9 ms).
@@ -24,7 +25,8 @@ import shutil
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date
 from pathlib import Path
 from typing import NamedTuple
 
@@ -53,7 +55,7 @@ from app.search.query import (
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 5  # bump when the schema changes: the index is then rebuilt from the database
+SCHEMA_VERSION = 6  # bump when the schema changes: the index is then rebuilt from the database
 SNIPPET_CHARS = 240
 # Snippets are cut from this much of the body around the first match: the generator
 # re-analyses and scores all the text it is given (20 snippets of `about` at 100k: 5.3 ms from
@@ -88,6 +90,8 @@ COMMIT_EVERY = 50_000
 COMMIT_SECONDS = 30.0
 WRITER_HEAP = 512_000_000  # each thread holds its half of COMMIT_EVERY articles (~7 kB each)
 WRITER_THREADS = 2
+# Stored fields read for each hit (with the date from its sort key): what a listing shows.
+STORED_FIELDS = ("id", "title", "source", "author", "body", "word_count", "story")
 _U64 = (1 << 64) - 1
 _HEX_ID = re.compile(r"[0-9a-f]{16}")
 
@@ -116,13 +120,20 @@ def story_key(story: str) -> int:
 
 def _build_schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
+    # Stored: what a listing shows of an article (SUMMARY_FIELDS), and the body for snippets.
     builder.add_text_field("id", stored=True, tokenizer_name="raw")
-    builder.add_text_field("title", tokenizer_name="en_stem")
-    builder.add_text_field("body", stored=True, tokenizer_name="en_stem")  # for snippets
-    builder.add_text_field("source", fast=True, tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("title", stored=True, tokenizer_name="en_stem")
+    builder.add_text_field("body", stored=True, tokenizer_name="en_stem")
+    builder.add_text_field(
+        "source", stored=True, fast=True, tokenizer_name="raw", index_option="basic"
+    )
+    builder.add_text_field("author", stored=True, tokenizer_name="raw", index_option="basic")
+    builder.add_unsigned_field("word_count", stored=True)
     for name in ENTITY_TYPES:
         builder.add_unsigned_field(name, fast=True, indexed=True)
-    builder.add_text_field("story", fast=True, tokenizer_name="raw", index_option="basic")
+    builder.add_text_field(
+        "story", stored=True, fast=True, tokenizer_name="raw", index_option="basic"
+    )
     for name in ("story_key", "sort_key"):
         builder.add_integer_field(name, fast=True, indexed=True)
     builder.add_integer_field("sample", indexed=True)
@@ -253,6 +264,8 @@ class TantivyIndex:
             Article.title,
             Article.body,
             Article.source,
+            Article.author,
+            Article.word_count,
             Article.published_at,
             Story.id.label("story"),
         )
@@ -281,16 +294,17 @@ class TantivyIndex:
         story = row.story or NO_STORY + row.id
         doc = tantivy.Document(
             id=row.id,
-            title=row.title or "",
             body=row.body,
+            word_count=row.word_count,
             sort_key=sort_key(row.published_at, row.pk),
             story=story,
             story_key=story_key(story),
         )
         for level in sample_levels(row.pk):
             doc.add_integer("sample", level)
-        if row.source:
-            doc.add_text("source", row.source)
+        for name in ("title", "source", "author"):
+            if value := getattr(row, name):
+                doc.add_text(name, value)
         for entity_type, entity_id in sorted(entities):
             if (number := entity_number(entity_id)) is not None:
                 doc.add_unsigned(entity_type, number)
@@ -319,8 +333,7 @@ class TantivyIndex:
             ranked = self._by_relevance(searcher, matching, query)
         else:
             ranked = self._by_date(searcher, matching, query)
-        if text_query is not None:
-            self._add_snippets(searcher, node, ranked.hits)
+        self._add_documents(searcher, node if text_query is not None else None, ranked.hits)
         page = SearchPage(
             hits=[hit for hit, _ in ranked.hits],
             total=ranked.total,
@@ -554,20 +567,36 @@ class TantivyIndex:
 
     # -- snippets and facets ---------------------------------------------------------------
 
-    def _add_snippets(
+    def _add_documents(
         self,
         searcher: tantivy.Searcher,
         node: Node | None,
         hits: Sequence[tuple[Hit, tantivy.DocAddress]],
     ) -> None:
-        """One stored-document load per hit, and the generator only sees a window of the body
-        (and nothing of a body without a match: a title-only hit)."""
-        if not hits:
-            return
+        """One stored-document load per hit: its summary fields, and its snippet if the query
+        has text."""
+        snippet = self._snippets(searcher, node) if node is not None and hits else None
+        for hit, address in hits:
+            document = searcher.doc(address)
+            fields = {name: document.get_first(name) for name in STORED_FIELDS}
+            story = fields.pop("story")
+            day = hit.position[1] >> DAY_SHIFT
+            fields["story_id"] = None if story is None or story.startswith(NO_STORY) else story
+            fields["published_at"] = date.fromordinal(day) if day else None
+            fields["body"] = fields["body"] or ""
+            hit.fields = fields
+            if snippet is not None:
+                hit.snippet = snippet(fields["body"])
+
+    def _snippets(
+        self, searcher: tantivy.Searcher, node: Node
+    ) -> Callable[[str], str | None] | None:
+        """What marks a body's snippet: the generator only sees a window of the body (and
+        nothing of a body without a match: a title-only hit)."""
         terms = highlights(node)
         words = self._snippet_words(searcher, terms)  # prefixes expanded: not for nothing
         if not words:
-            return
+            return None
         should = [
             (tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "body", w)) for w in words
         ]
@@ -576,9 +605,7 @@ class TantivyIndex:
         )
         generator.set_max_num_chars(SNIPPET_CHARS)
         first_match = _FirstMatch(terms, set(words), self.analyzer)
-        for hit, address in hits:
-            body = searcher.doc(address).get_first("body") or ""
-            hit.snippet = _marked(_snippet(generator, body, first_match))
+        return lambda body: _marked(_snippet(generator, body, first_match))
 
     def _snippet_words(self, searcher: tantivy.Searcher, terms: Highlights) -> list[str]:
         """The body terms to highlight: the generator ignores prefix queries, so prefixes are

@@ -32,6 +32,14 @@ def test_listing_is_newest_first_with_undated_last(seeded_client: TestClient, se
     assert len(first["excerpt"]) <= 201 and first["word_count"] > 100
 
 
+def test_a_page_from_the_index_shows_articles_as_the_table_does(
+    seeded_client: TestClient,
+) -> None:
+    from_table = seeded_client.get("/articles").json()["items"]  # a plain listing
+    from_index = seeded_client.get("/articles", params={"facets": "source"}).json()["items"]
+    assert from_index == from_table and all(item["story_id"] for item in from_index)
+
+
 def test_oldest_first_reverses_the_order(seeded_client: TestClient) -> None:
     newest = ids_of(seeded_client.get("/articles"))
     oldest = ids_of(seeded_client.get("/articles", params={"sort": "published_at"}))

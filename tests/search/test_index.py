@@ -38,6 +38,7 @@ def add_articles(engine: Engine, rows: list[dict]) -> None:
                     "origin": f"test:{start + n}",
                     "title": None,
                     "source": None,
+                    "author": None,
                     "published_at": None,
                     "credits": [],
                     "content_hash": f"h{start + n}",
@@ -72,7 +73,7 @@ class CountingSearcher:
         return getattr(self.searcher, name)
 
 
-def test_hits_carry_pks_from_the_sort_key_without_loading_documents(
+def test_hits_carry_pks_from_the_sort_key_and_one_document_load_each(
     tmp_path: Path, engine: Engine
 ) -> None:
     big = 2**40 - 1  # the largest pk the sort key holds
@@ -91,7 +92,33 @@ def test_hits_carry_pks_from_the_sort_key_without_loading_documents(
     assert [h.article_pk for h in page.hits] == [big, 7] and page.total == 3
     after = index.search(ArticleQuery(limit=2, after=page.hits[-1].position))
     assert [h.article_pk for h in after.hits] == [9] and after.total == 3
-    assert counting.loads == 0
+    assert counting.loads == 3  # one per hit shown, none for the hit that tells more follow
+
+
+def test_hits_carry_what_a_listing_shows(tmp_path: Path, engine: Engine) -> None:
+    add_articles(
+        engine,
+        [
+            {
+                "title": "Pears",
+                "source": "Daily",
+                "author": "Ann Lee",
+                "body": "pears " * 5,
+                "word_count": 5,
+                "published_at": date(2024, 1, 2),
+            },
+            {"body": "pears", "published_at": None},
+        ],
+    )
+    index = indexed(tmp_path, engine)
+    full, bare = index.search(ArticleQuery(text="pears", sort="published_at")).hits[::-1]
+    assert full.fields == {
+        "id": "a0", "title": "Pears", "source": "Daily", "author": "Ann Lee",
+        "body": "pears " * 5, "word_count": 5, "story_id": None,
+        "published_at": date(2024, 1, 2),
+    }  # fmt: skip
+    assert bare.fields is not None and bare.fields["title"] is None
+    assert bare.fields["published_at"] is None and bare.fields["source"] is None
 
 
 def test_relevance_and_dedupe_hits_by_pk(tmp_path: Path, engine: Engine) -> None:
