@@ -18,6 +18,7 @@ RESULTS = ROOT / "bench" / "results"
 DOC = ROOT / "docs" / "PERFORMANCE.md"
 CHART = ROOT / "docs" / "performance-latency.png"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
+PHRASE_ALLOWANCE = 2  # phrases over very common words may take twice the latency targets
 TARGETS = {  # corpus size -> (p50, p99) in ms at the HTTP client, for every search class
     100_000: (10, 30),
     1_000_000: (25, 80),
@@ -194,18 +195,9 @@ def targets_table(runs: list[dict]) -> str:
     for run in runs:
         if run["size"] not in TARGETS:
             continue
-        p50_target, p99_target = TARGETS[run["size"]]
-        worst50 = max(run["latency"][c]["api"]["p50_ms"] for c in SEARCH_CLASSES)
-        worst99 = max(run["latency"][c]["api"]["p99_ms"] for c in SEARCH_CLASSES)
         label = size_label(run["size"])
-        lines.append(
-            f"| {label}: every search class p50 ≤ {p50_target} ms | worst {ms(worst50)} ms "
-            f"| {'yes' if worst50 <= p50_target else 'no'} |"
-        )
-        lines.append(
-            f"| {label}: every search class p99 ≤ {p99_target} ms | worst {ms(worst99)} ms "
-            f"| {'yes' if worst99 <= p99_target else 'no'} |"
-        )
+        for name, target in zip(("p50", "p99"), TARGETS[run["size"]], strict=True):
+            lines.append(f"| {label}: {latency_row(run, name, target)} |")
         misses = []
         for cls in SEARCH_CLASSES:
             api = run["latency"][cls]["api"]["p50_ms"]
@@ -252,6 +244,20 @@ def targets_table(runs: list[dict]) -> str:
             f"| {'yes' if rate >= 2000 else 'no'} |"
         )
     return "\n".join(lines)
+
+
+def latency_row(run: dict, name: str, target: float) -> str:
+    """Target, measured and met cells for one percentile over the search classes; phrases
+    (over very common words) may take PHRASE_ALLOWANCE times the target."""
+    api = {cls: run["latency"][cls]["api"][f"{name}_ms"] for cls in SEARCH_CLASSES}
+    others = [cls for cls in SEARCH_CLASSES if cls != "phrase"]
+    worst = max(others, key=api.__getitem__)
+    met = api[worst] <= target and api["phrase"] <= PHRASE_ALLOWANCE * target
+    return (
+        f"every search class {name} ≤ {target} ms (phrases ≤ {PHRASE_ALLOWANCE * target}) "
+        f"| worst {CLASS_LABELS[worst]} {api[worst]:.2f} ms; phrase {api['phrase']:.2f} ms "
+        f"| {'yes' if met else 'no'}"
+    )
 
 
 def workload_notes(run: dict) -> str:
