@@ -124,7 +124,7 @@ def story_key(story: str) -> int:
 
 def _build_schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
-    # Stored: what a listing shows of an article (SUMMARY_FIELDS), and the body for snippets.
+    # Stored: what a listing shows of an article (STORED_FIELDS), and the body for snippets.
     builder.add_text_field("id", stored=True, tokenizer_name="raw")
     builder.add_text_field("title", stored=True, tokenizer_name="en_stem")
     builder.add_text_field("body", stored=True, tokenizer_name="en_stem")
