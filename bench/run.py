@@ -791,6 +791,15 @@ def machine() -> dict:
     }
 
 
+def command_line(out: Path) -> str:
+    """The command as run, with the output directory shown as the project's `bench/out` when
+    it is that directory (a copy measured elsewhere links to it): no paths of this machine."""
+    default = ROOT / "bench" / "out"
+    shown = {str(out): "bench/out"} if out.resolve() == default.resolve() else {}
+    arguments = [shown.get(a, a) for a in sys.argv[1:]]
+    return " ".join([Path(sys.executable).name, "-m", "bench.run", *arguments])
+
+
 def git_state() -> str:
     """The commit measured, and whether the work tree differed from it (others edit it too)."""
     snapshot = ROOT / ".bench-commit"  # a `git archive` copy measured away from a busy tree
@@ -867,7 +876,7 @@ def main() -> None:
         "size": args.size,
         "started": started.isoformat(timespec="seconds"),
         "seconds": round((datetime.now(UTC) - started).total_seconds(), 1),
-        "command": " ".join([Path(sys.executable).name, "-m", "bench.run", *sys.argv[1:]]),
+        "command": command_line(args.out),
         "machine": machine(),
         "git": git_state(),
         "prepared": prepared,
