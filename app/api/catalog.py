@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Article, Entity, EntityName, Mention, Story
 from app.schemas import EXCERPT_CHARS, excerpt
-from app.search.base import DAY_SHIFT, PK_MASK, ArticleQuery, Hit, SearchPage, sort_key
+from app.search.base import PK_MASK, ArticleQuery, Hit, SearchPage, key_date, sort_key
 
 Render = Callable[[SearchPage], str]
 RECHECK_SECONDS = 0.1
@@ -180,8 +180,7 @@ def _dated_then_undated(
     they come after every dated one newest first, and before them oldest first."""
     position = None
     if after is not None:
-        day = after >> DAY_SHIFT
-        position = (date.fromordinal(day) if day else None, after & PK_MASK)
+        position = (key_date(after), after & PK_MASK)
     rows: list[tuple[date | None, int]] = []
     for dated in (True, False) if newest_first else (False, True):
         if position is not None and (position[0] is not None) != dated:

@@ -21,6 +21,12 @@ def sort_key(published_at: date | None, pk: int) -> int:
     return (day << DAY_SHIFT) | pk
 
 
+def key_date(key: int) -> date | None:
+    """The publication date a sort key holds (None: undated)."""
+    day = key >> DAY_SHIFT
+    return date.fromordinal(day) if day else None
+
+
 @dataclass(frozen=True)
 class EntityFilter:
     """One filter value resolved to entity ids: an article matches if it has any of them."""

@@ -28,7 +28,6 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
 from pathlib import Path
 from typing import NamedTuple
 
@@ -43,6 +42,7 @@ from app.search.base import (
     ArticleQuery,
     Hit,
     SearchPage,
+    key_date,
     sort_key,
 )
 from app.search.query import (
@@ -589,9 +589,8 @@ class TantivyIndex:
             document = searcher.doc(address)
             fields = {name: document.get_first(name) for name in STORED_FIELDS}
             story = fields.pop("story")
-            day = hit.position[1] >> DAY_SHIFT
             fields["story_id"] = None if story is None or story.startswith(NO_STORY) else story
-            fields["published_at"] = date.fromordinal(day) if day else None
+            fields["published_at"] = key_date(hit.position[1])
             fields["body"] = fields["body"] or ""
             hit.fields = fields
             if snippet is not None:
