@@ -114,8 +114,7 @@ def ingest_into(settings: Settings, engine: Engine, paths: list[Path], *, extrac
 # A bulk load of at least this many files indexes while it loads, in a second process, instead
 # of after it (278 s after a 446 s load at 1M articles).
 FOLLOW_FILES = 20_000
-FOLLOW_LAG = 20_000  # articles committed before the follower indexes: each catch-up commits
-FOLLOW_POLL = 1.0  # seconds between looks at the lag
+FOLLOW_POLL = 0.2  # seconds between looks for the loader's next commit
 # Indexing costs the most CPU per article (about 60 % of a bulk load's). The reading processes
 # yield the CPU to it, so that the index keeps up with the load rather than finishing long
 # after it (at 100k on a busy machine: done 17-19 s after the load instead of 28-37 s, the
@@ -162,15 +161,17 @@ FOLLOWER_BUSY = 3  # the follower's exit status when another process holds the i
 def _follow(
     settings: Settings, stopping: EventType, indexed: Synchronized[int], parent: int
 ) -> None:
-    """The follower's body: catch up whenever FOLLOW_LAG articles wait, and once at the end
-    (or once its parent is gone: it must not hold the index writer for ever)."""
+    """The follower's body: index each transaction the loader commits as it comes, committing
+    the index every COMMIT_EVERY articles, until the load is over (or its parent is gone: it
+    must not hold the index writer for ever); then what is left, and a last commit."""
     engine = create_db_engine(settings.resolved_database_url)  # never the parent's connections
     index = TantivyIndex(settings.resolved_index_dir, engine)
+
+    def loading() -> bool:
+        return not stopping.wait(FOLLOW_POLL) and os.getppid() == parent
+
     try:
-        while not stopping.wait(FOLLOW_POLL) and os.getppid() == parent:
-            if index.lag() >= FOLLOW_LAG:
-                indexed.value += index.catch_up()
-        indexed.value += index.catch_up()
+        indexed.value = index.catch_up(more=loading)
     except IndexBusy:
         raise SystemExit(FOLLOWER_BUSY) from None
     finally:

@@ -6,7 +6,7 @@ import json
 import logging
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import chain, islice
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 256  # files per transaction: a crash loses at most one uncommitted batch
 BULK_BATCH_SIZE = 1024  # files per reading task of a bulk load (no extraction, no stories)
-# A bulk load's transactions span this many articles (a few seconds' work, cheap to redo).
+# A bulk load's transactions span this many articles (files) (a few seconds' work, cheap to redo).
 # Each new article goes into random places of the indexes on id, content_hash and
 # published_at, and a commit writes every index page it changed to the WAL, then a checkpoint
 # to the database: with 1,024 articles a commit, at 1M articles, three index pages for each
@@ -84,7 +84,8 @@ def ingest_files(
         iter(files), size, max_bytes=max_bytes, processes=processes, niceness=niceness
     )
     if bulk:
-        _load_bulk(batches, engine=engine, report=report, on_progress=on_progress)
+        total = len(files) if isinstance(files, Sized) else None
+        _load_bulk(batches, total=total, engine=engine, report=report, on_progress=on_progress)
         return report
     for batch in batches:
         _note_failures(batch, report)
@@ -102,27 +103,32 @@ def ingest_files(
 def _load_bulk(
     batches: Iterator[_Batch],
     *,
+    total: int | None,
     engine: Engine,
     report: IngestReport,
     on_progress: Callable[[int], None],
 ) -> None:
     """Load the batches of a bulk load, each as it comes (the readers keep reading meanwhile),
-    up to BULK_COMMIT_ROWS articles a transaction. The first transactions are smaller (each
-    at most as big as all the ones before it) so that the index can start early."""
+    up to BULK_COMMIT_ROWS files a transaction. The first transactions are smaller (each at
+    most as big as all the ones before it) so that the index can start early, and so are the
+    last of `total` files (each at most half of what is left) so that it ends soon after."""
     done = 0
     for first in batches:
+        limit = min(BULK_COMMIT_ROWS, max(done, 1))
+        if total is not None:
+            limit = min(limit, max((total - done) // 2, 1))
         with write_session(engine) as session:
             tune_for_bulk(session)
-            rows = 0
+            files = 0
             for batch in chain([first], batches):  # the same iterator: the next batches
                 _note_failures(batch, report)
                 for _, outcome in load_articles(session, batch.prepared, assign_stories=False):
                     report.counts[outcome] += 1
                 on_progress(batch.size)
-                rows += len(batch.prepared)
-                if rows >= min(BULK_COMMIT_ROWS, max(done, 1)):
+                files += batch.size
+                if files >= limit:
                     break
-        done += rows
+        done += files
 
 
 def _note_failures(batch: _Batch, report: IngestReport) -> None:

@@ -144,6 +144,9 @@ def _build_schema() -> tantivy.Schema:
     return builder.build()
 
 
+_Changed = tuple[Row, set[tuple[str, str]]]  # an article to index and its (type, entity id)s
+
+
 class _Ranked(NamedTuple):
     """One page of hits (with their addresses, for snippets), the total, and the matches."""
 
@@ -214,28 +217,44 @@ class TantivyIndex:
                 raise
         return self._writer
 
-    def catch_up(self, *, batch_size: int = READ_BATCH, commit_every: int = COMMIT_EVERY) -> int:
+    def catch_up(
+        self,
+        *,
+        batch_size: int = READ_BATCH,
+        commit_every: int = COMMIT_EVERY,
+        more: Callable[[], bool] = lambda: False,
+    ) -> int:
         """Index every article changed since the watermark; return how many were indexed.
         Commits every `commit_every` articles or COMMIT_SECONDS, and at the end; the watermark
-        moves only after a commit."""
+        moves only after a commit. To follow a load, `more` waits for it and says whether it
+        goes on: while it does, what is indexed waits for those commits rather than one each."""
         with self._write_lock:
             writer = self._acquire_writer()
             seq = self.watermark
             done = pending = 0
             last_commit = time.monotonic()
-            while batch := self._changed_since(seq, batch_size):
-                for row, entities in batch:
-                    writer.delete_documents_by_term("id", row.id)  # an update replaces it
-                    writer.add_document(self._document(row, entities))
-                seq, pending = batch[-1][0].seq, pending + len(batch)
-                if pending >= commit_every or time.monotonic() - last_commit >= COMMIT_SECONDS:
-                    done, pending = self._commit(writer, seq, done + pending), 0
-                    last_commit = time.monotonic()
+            while True:
+                finished = not more()  # asked before looking: a last look follows the end
+                while batch := self._changed_since(seq, batch_size):
+                    self._add(writer, batch)
+                    seq, pending = batch[-1][0].seq, pending + len(batch)
+                    if pending >= commit_every or time.monotonic() - last_commit >= COMMIT_SECONDS:
+                        done, pending = self._commit(writer, seq, done + pending), 0
+                        last_commit = time.monotonic()
+                if finished:
+                    break
             if pending:
                 done = self._commit(writer, seq, done + pending)
             if done:
                 self.index.reload()
             return done
+
+    def _add(
+        self, writer: tantivy.IndexWriter, batch: list[tuple[Row, set[tuple[str, str]]]]
+    ) -> None:
+        for row, entities in batch:
+            writer.delete_documents_by_term("id", row.id)  # an update replaces it
+            writer.add_document(self._document(row, entities))
 
     def _commit(self, writer: tantivy.IndexWriter, seq: int, done: int) -> int:
         writer.commit()
@@ -258,7 +277,7 @@ class TantivyIndex:
                 self._writer.wait_merging_threads()
                 self._writer = None
 
-    def _changed_since(self, seq: int, limit: int) -> list[tuple[Row, set[tuple[str, str]]]]:
+    def _changed_since(self, seq: int, limit: int) -> list[_Changed]:
         """The next articles past `seq` (indexed columns only) with their (type, entity id)s,
         read in one transaction so both selects see the same snapshot."""
         columns = (

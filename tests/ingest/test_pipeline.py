@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from itertools import pairwise
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from app.cli import cli
+from app.ingest.files import iter_article_files
 from app.ingest.load import Outcome
 from app.models import Article, Mention
 from app.search.base import ArticleQuery
@@ -137,7 +139,6 @@ def test_a_bulk_load_indexes_while_it_loads(tmp_path: Path, monkeypatch) -> None
     monkeypatch.setattr(pipeline, "BULK_BATCH_SIZE", 1)
     monkeypatch.setattr(pipeline, "BULK_COMMIT_ROWS", 1)
     monkeypatch.setattr(app.cli, "FOLLOW_FILES", 1)
-    monkeypatch.setattr(app.cli, "FOLLOW_LAG", 1)
     monkeypatch.setattr(app.cli, "FOLLOW_POLL", 0.01)
     monkeypatch.setenv("NEWSCORPUS_DATA_DIR", str(tmp_path / "data"))
     assert "indexed 3 articles" in _cli_ingest(tmp_path, SEEDS)
@@ -147,6 +148,41 @@ def test_a_bulk_load_indexes_while_it_loads(tmp_path: Path, monkeypatch) -> None
     assert index.lag() == 0
     assert index.search(ArticleQuery(limit=10)).total == 3
     index.close()
+
+
+def test_a_bulk_loads_transactions_grow_at_its_start_and_shrink_at_its_end(
+    tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from contextlib import contextmanager
+
+    from app.ingest import pipeline
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for n in range(30):
+        (corpus / f"{n:02d}.txt").write_text(f"Headline {n}\n\nThe body of article {n}.\n")
+    engine = migrated_engine(make_settings(tmp_path / "data"))
+    committed = [0]  # articles in the database after each transaction
+    real_session = pipeline.write_session
+
+    @contextmanager
+    def counted_session(engine):  # type: ignore[no-untyped-def]
+        with real_session(engine) as session:
+            yield session
+        committed.append(len(article_ids(engine)))
+
+    # One file a reading task, and transactions of at most 8 files.
+    monkeypatch.setattr(pipeline, "BULK_BATCH_SIZE", 1)
+    monkeypatch.setattr(pipeline, "BULK_COMMIT_ROWS", 8)
+    monkeypatch.setattr(pipeline, "write_session", counted_session)
+    files = list(iter_article_files([corpus]))
+    report = pipeline.ingest_files(
+        files, engine=engine, extractor=None, max_bytes=5_000, assign_stories=False
+    )
+    assert report.counts[Outcome.LOADED] == 30
+    # Each at most all before it, at most 8, at most half of what is left.
+    sizes = [after - before for before, after in pairwise(committed)]
+    assert sizes == [1, 1, 2, 4, 8, 7, 3, 2, 1, 1]
 
 
 def test_a_bulk_load_leaves_a_busy_index_to_its_holder(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

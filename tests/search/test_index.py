@@ -249,6 +249,26 @@ def test_catch_up_commits_in_batches_and_replaces_updated_articles(
     assert [h.article_pk for h in index.search(ArticleQuery(text="pears")).hits] == [1]
 
 
+def test_following_a_load_indexes_each_of_its_commits_and_commits_the_index_once(
+    tmp_path: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = TantivyIndex(tmp_path / "index", engine)
+    saved: list[int] = []
+    real_save = index._save_watermark
+    monkeypatch.setattr(index, "_save_watermark", lambda seq: (saved.append(seq), real_save(seq)))
+    looks: list[int] = []
+
+    def loading() -> bool:  # a loader committing 5 articles between looks, the last as it ends
+        add_articles(engine, [{"body": f"apples {n}"} for n in range(5)])
+        looks.append(index.search(ArticleQuery(text="apples")).total)
+        return len(looks) < 3
+
+    assert index.catch_up(batch_size=2, more=loading) == 15
+    assert looks == [0, 0, 0]  # nothing searchable (committed) while the load goes on
+    assert saved == [15]  # one commit, after the transaction committed as the load ended
+    assert index.search(ArticleQuery(text="apples")).total == 15
+
+
 def test_story_totals_are_estimated_from_sampled_stories_over_many_matches(
     tmp_path: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
