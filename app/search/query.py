@@ -203,32 +203,46 @@ def _field_query(leaf: Terms, schema: tantivy.Schema, field: str) -> tantivy.Que
 
 
 def _terms_query(
-    leaf: Terms, schema: tantivy.Schema, field_boosts: Mapping[str, float]
+    leaf: Terms,
+    schema: tantivy.Schema,
+    field_boosts: Mapping[str, float],
+    within: tantivy.Query | None,
 ) -> tantivy.Query:
-    per_field = [
-        _field_query(leaf, schema, field)
-        if boost == 1.0
-        else tantivy.Query.boost_query(_field_query(leaf, schema, field), boost)
-        for field, boost in field_boosts.items()
-    ]
+    per_field = []
+    for field, boost in field_boosts.items():
+        query = _field_query(leaf, schema, field)
+        if boost != 1.0:
+            query = tantivy.Query.boost_query(query, boost)
+        if within is not None:  # scores nothing: the leaf scores as before
+            restriction = tantivy.Query.const_score_query(within, 0.0)
+            query = tantivy.Query.boolean_query(
+                [(tantivy.Occur.Must, restriction), (tantivy.Occur.Must, query)]
+            )
+        per_field.append(query)
     if len(per_field) == 1:
         return per_field[0]
     return tantivy.Query.disjunction_max_query(per_field, tie_breaker=TIE_BREAKER)
 
 
 def to_tantivy(
-    node: Node, *, schema: tantivy.Schema, field_boosts: Mapping[str, float]
+    node: Node,
+    *,
+    schema: tantivy.Schema,
+    field_boosts: Mapping[str, float],
+    within: tantivy.Query | None = None,
 ) -> tantivy.Query:
-    """Build the Tantivy query for a parsed node, searching each term in all boosted fields."""
+    """Build the Tantivy query for a parsed node, searching each term in all boosted fields;
+    `within` restricts every term to those documents without changing its score (the caller
+    still restricts the whole, which this alone does not do for excluded terms)."""
     if not field_boosts:
         raise ValueError("field_boosts must name at least one field")
 
     def build(child: Node) -> tantivy.Query:
-        return to_tantivy(child, schema=schema, field_boosts=field_boosts)
+        return to_tantivy(child, schema=schema, field_boosts=field_boosts, within=within)
 
     match node:
         case Terms():
-            return _terms_query(node, schema, field_boosts)
+            return _terms_query(node, schema, field_boosts, within)
         case Or(children):
             return tantivy.Query.boolean_query([(tantivy.Occur.Should, build(c)) for c in children])
         case And(must, must_not):

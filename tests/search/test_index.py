@@ -137,6 +137,46 @@ def test_relevance_and_dedupe_hits_by_pk(tmp_path: Path, engine: Engine) -> None
     assert [h.article_pk for h in index.search(ArticleQuery(dedupe=True)).hits] == [4, 3]
 
 
+@pytest.mark.parametrize(
+    "text", ["pears", "apples OR pears", '"green pears"', "pea*", "pears -apples", "-apples"]
+)
+@pytest.mark.parametrize("sources", [("Daily",), ("Daily", "Weekly")])
+def test_a_filter_inside_the_text_query_keeps_its_results_and_scores(
+    tmp_path: Path,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    text: str,
+    sources: tuple[str, ...],
+) -> None:
+    words = ["pears", "green pears", "apples", "apples and pears", "peaches", "plums"]
+    add_articles(
+        engine,
+        [
+            {
+                "title": words[n % 6] if n % 4 == 0 else None,
+                "body": f"{words[(n * 7) % 6]} {words[n % 5]} " * (1 + n % 3),
+                "source": ["Daily", "Weekly", "Monthly"][n % 3],
+            }
+            for n in range(90)
+        ],
+    )
+    index = indexed(tmp_path, engine)
+    query = ArticleQuery(text=text, sort="relevance", limit=100, sources=sources)
+    filtered = [(h.article_pk, h.score) for h in index.search(query).hits]
+    every = index.search(ArticleQuery(text=text, sort="relevance", limit=100)).hits
+    assert {pk for pk, _ in filtered} == {
+        h.article_pk for h in every if h.fields["source"] in sources
+    }
+    # The same hits in the same order with the same scores as with the filter on top only.
+    real_to_tantivy = tantivy_index.to_tantivy
+    monkeypatch.setattr(
+        tantivy_index,
+        "to_tantivy",
+        lambda node, within, **kwargs: real_to_tantivy(node, within=None, **kwargs),
+    )
+    assert [(h.article_pk, h.score) for h in index.search(query).hits] == filtered
+
+
 def test_snippets_are_cut_around_the_first_match(tmp_path: Path, engine: Engine) -> None:
     add_articles(
         engine,
