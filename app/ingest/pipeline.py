@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 256  # files per transaction: a crash loses at most one uncommitted batch
 BULK_BATCH_SIZE = 1024  # files per reading task of a bulk load (no extraction, no stories)
-# A bulk load's transactions span this many articles (files) (a few seconds' work, cheap to redo).
+# A bulk load's transactions span this many files (a few seconds' work, cheap to redo).
 # Each new article goes into random places of the indexes on id, content_hash and
 # published_at, and a commit writes every index page it changed to the WAL, then a checkpoint
 # to the database: with 1,024 articles a commit, at 1M articles, three index pages for each

@@ -226,8 +226,8 @@ class TantivyIndex:
     ) -> int:
         """Index every article changed since the watermark; return how many were indexed.
         Commits every `commit_every` articles or COMMIT_SECONDS, and at the end; the watermark
-        moves only after a commit. To follow a load, `more` waits for it and says whether it
-        goes on: while it does, what is indexed waits for those commits rather than one each."""
+        moves only after a commit. To follow a load, `more` waits for its next commit and says
+        whether the load goes on; until it ends, finding nothing new commits nothing."""
         with self._write_lock:
             writer = self._acquire_writer()
             seq = self.watermark
@@ -249,9 +249,7 @@ class TantivyIndex:
                 self.index.reload()
             return done
 
-    def _add(
-        self, writer: tantivy.IndexWriter, batch: list[tuple[Row, set[tuple[str, str]]]]
-    ) -> None:
+    def _add(self, writer: tantivy.IndexWriter, batch: list[_Changed]) -> None:
         for row, entities in batch:
             writer.delete_documents_by_term("id", row.id)  # an update replaces it
             writer.add_document(self._document(row, entities))
@@ -428,7 +426,7 @@ class TantivyIndex:
             filters.append(self._any_term(entity.type, numbers))
         return filters
 
-    def _any_term(self, field: str, values: list) -> tantivy.Query:  # type: ignore[type-arg]
+    def _any_term(self, field: str, values: list[str] | list[int]) -> tantivy.Query:
         """Documents with any of the values, each scoring 1: one value as a term query, which
         skips to a document where a term set reads all its documents first."""
         if len(values) != 1:
@@ -675,7 +673,7 @@ class TantivyIndex:
         level = _sample_level(matches) if matches > FACET_EXACT_MATCHES else 0
         _, matching = self._built(node, query, sample=level)
         result = searcher.aggregate(matching, request)
-        facets = {
+        facets: dict[str, list[tuple[str, int]]] = {
             name: [(_facet_key(b["key"]), b["doc_count"] << level) for b in result[name]["buckets"]]
             for name in query.facets
         }
