@@ -227,10 +227,18 @@ class TantivyIndex:
         """Index every article changed since the watermark; return how many were indexed.
         Commits every `commit_every` articles or COMMIT_SECONDS, and at the end; the watermark
         moves only after a commit. To follow a load, `more` waits for its next commit and says
-        whether the load goes on; until it ends, finding nothing new commits nothing."""
+        whether the load goes on; until it ends, finding nothing new commits nothing.
+        When every article has changed (a re-extraction, `rebuild`), the index is replaced
+        in one commit instead: searches see the old one until the new one is whole, and no
+        replaced document stays behind (Tantivy drops one only when it merges its segment)."""
         with self._write_lock:
             writer = self._acquire_writer()
             seq = self.watermark
+            every, seconds = commit_every, COMMIT_SECONDS
+            replacing = self._replaces_all(seq)
+            if replacing:
+                writer.delete_all_documents()
+                seq, every, seconds = 0, math.inf, math.inf
             done = pending = 0
             last_commit = time.monotonic()
             while True:
@@ -238,16 +246,30 @@ class TantivyIndex:
                 while batch := self._changed_since(seq, batch_size):
                     self._add(writer, batch)
                     seq, pending = batch[-1][0].seq, pending + len(batch)
-                    if pending >= commit_every or time.monotonic() - last_commit >= COMMIT_SECONDS:
+                    if pending >= every or time.monotonic() - last_commit >= seconds:
                         done, pending = self._commit(writer, seq, done + pending), 0
                         last_commit = time.monotonic()
                 if finished:
                     break
-            if pending:
+            if pending or replacing:
                 done = self._commit(writer, seq, done + pending)
-            if done:
+            if done or replacing:
                 self.index.reload()
             return done
+
+    def _replaces_all(self, seq: int) -> bool:
+        """Whether the index has documents and every article changed since `seq`: indexing
+        them all afresh then costs no more than replacing each."""
+        with self.engine.connect() as connection:
+            newest = connection.scalar(select(func.max(Article.seq))) or 0
+            documents = self.index.searcher().num_docs
+            if not documents or newest - seq < documents:  # cheap first: fewer changes than that
+                return False
+            articles = connection.scalar(select(func.count()).select_from(Article))
+            changed = connection.scalar(
+                select(func.count()).select_from(Article).where(Article.seq > seq)
+            )
+        return changed >= articles
 
     def _add(self, writer: tantivy.IndexWriter, batch: list[_Changed]) -> None:
         for row, entities in batch:
@@ -260,11 +282,8 @@ class TantivyIndex:
         return done
 
     def rebuild(self) -> int:
-        """Drop every document and index the whole articles table again."""
+        """Index the whole articles table again, replacing every document in one commit."""
         with self._write_lock:
-            writer = self._acquire_writer()
-            writer.delete_all_documents()
-            writer.commit()
             self._save_watermark(0)
         return self.catch_up()
 

@@ -3,6 +3,7 @@ facets and totals, and catch-up commits."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -287,6 +288,33 @@ def test_catch_up_commits_in_batches_and_replaces_updated_articles(
     assert index.catch_up() == 1
     assert index.search(ArticleQuery(text="apples")).total == 24
     assert [h.article_pk for h in index.search(ArticleQuery(text="pears")).hits] == [1]
+
+
+def test_when_every_article_changed_the_index_is_replaced_in_one_commit(
+    tmp_path: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_articles(engine, [{"body": f"apples {n}"} for n in range(25)])
+    index = indexed(tmp_path, engine)
+    with engine.begin() as connection:  # every article changes, as in a re-extraction
+        connection.execute(update(Article).values(body="pears", seq=Article.seq + 100))
+    saved: list[int] = []
+    real_save = index._save_watermark
+    monkeypatch.setattr(index, "_save_watermark", lambda seq: (saved.append(seq), real_save(seq)))
+    searchable: list[int] = []
+    real_add = index._add
+
+    def add(writer, batch):  # type: ignore[no-untyped-def]
+        searchable.append(index.search(ArticleQuery(text="apples")).total)
+        real_add(writer, batch)
+
+    monkeypatch.setattr(index, "_add", add)
+    assert index.catch_up(batch_size=4, commit_every=10) == 25
+    assert saved == [125] and set(searchable) == {25}  # the old index answers until the end
+    assert index.search(ArticleQuery(text="pears")).total == 25
+    assert index.search(ArticleQuery(text="apples")).total == 0
+    index.close()
+    segments = json.loads((tmp_path / "index" / "meta.json").read_text())["segments"]
+    assert sum(s["max_doc"] for s in segments) == 25  # no replaced document left behind
 
 
 def test_following_a_load_indexes_each_of_its_commits_and_commits_the_index_once(
