@@ -234,11 +234,12 @@ class TantivyIndex:
         with self._write_lock:
             writer = self._acquire_writer()
             seq = self.watermark
-            every, seconds = commit_every, COMMIT_SECONDS
             replacing = self._replaces_all(seq)
-            if replacing:
+            if replacing:  # committed once, at the end
                 writer.delete_all_documents()
-                seq, every, seconds = 0, math.inf, math.inf
+                seq = 0
+            every: float = math.inf if replacing else commit_every
+            seconds = math.inf if replacing else COMMIT_SECONDS
             done = pending = 0
             last_commit = time.monotonic()
             while True:
@@ -265,10 +266,9 @@ class TantivyIndex:
             documents = self.index.searcher().num_docs
             if not documents or newest - seq < documents:  # cheap first: fewer changes than that
                 return False
-            articles = connection.scalar(select(func.count()).select_from(Article))
-            changed = connection.scalar(
-                select(func.count()).select_from(Article).where(Article.seq > seq)
-            )
+            count = select(func.count()).select_from(Article)
+            articles = connection.scalar(count) or 0
+            changed = connection.scalar(count.where(Article.seq > seq)) or 0
         return changed >= articles
 
     def _add(self, writer: tantivy.IndexWriter, batch: list[_Changed]) -> None:
