@@ -261,11 +261,10 @@ class TantivyIndex:
     def _replaces_all(self, seq: int) -> bool:
         """Whether the index has documents and every article changed since `seq`: indexing
         them all afresh then costs no more than replacing each."""
+        documents = self.index.searcher().num_docs
+        if not documents or self.lag() < documents:  # cheap first: fewer changes than that
+            return False
         with self.engine.connect() as connection:
-            newest = connection.scalar(select(func.max(Article.seq))) or 0
-            documents = self.index.searcher().num_docs
-            if not documents or newest - seq < documents:  # cheap first: fewer changes than that
-                return False
             count = select(func.count()).select_from(Article)
             articles = connection.scalar(count) or 0
             changed = connection.scalar(count.where(Article.seq > seq)) or 0
@@ -376,7 +375,7 @@ class TantivyIndex:
         # Facets are counted on another core while this thread loads the page's documents
         # (Tantivy releases the GIL while it aggregates).
         facets = (
-            _AGGREGATIONS.submit(self._facets, searcher, node, query, ranked.matches)
+            _AGGREGATIONS.submit(self._facets, searcher, node, query, matching, ranked.matches)
             if query.facets
             else None
         )
@@ -683,14 +682,21 @@ class TantivyIndex:
             words.extend(term for term, _ in expanded)
         return words
 
-    def _facets(
-        self, searcher: tantivy.Searcher, node: Node | None, query: ArticleQuery, matches: int
+    def _facets(  # type: ignore[no-untyped-def]
+        self,
+        searcher: tantivy.Searcher,
+        node: Node | None,
+        query: ArticleQuery,
+        matching,
+        matches: int,
     ) -> tuple[dict[str, list[tuple[str, int]]], bool]:
         """Top values of each facet; over more than FACET_EXACT_MATCHES matches, counted on a
-        uniform sample of them and scaled up (the second value says so)."""
+        uniform sample of them (the query built again within it) and scaled up (the second
+        value says so)."""
         request = {name: {"terms": {"field": name, "size": FACET_SIZE}} for name in query.facets}
         level = _sample_level(matches) if matches > FACET_EXACT_MATCHES else 0
-        _, matching = self._built(node, query, sample=level)
+        if level:
+            _, matching = self._built(node, query, sample=level)
         result = searcher.aggregate(matching, request)
         facets: dict[str, list[tuple[str, int]]] = {
             name: [(_facet_key(b["key"]), b["doc_count"] << level) for b in result[name]["buckets"]]
