@@ -16,8 +16,9 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz", response_model=Health)
-def healthz() -> Health:
+async def healthz() -> Health:
     """Report that the process is up."""
+    # On the event loop: a liveness check needs no thread, and must not queue behind busy ones.
     return Health(status="ok")
 
 

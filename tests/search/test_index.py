@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+import tantivy
 from sqlalchemy import Engine, insert, update
 
 from app.models import Article
@@ -176,6 +177,15 @@ def test_a_filter_inside_the_text_query_keeps_its_results_and_scores(
         lambda node, within, **kwargs: real_to_tantivy(node, within=None, **kwargs),
     )
     assert [(h.article_pk, h.score) for h in index.search(query).hits] == filtered
+
+
+def test_a_lone_query_is_searched_as_it_is(tmp_path: Path, engine: Engine) -> None:
+    # Wrapped in a boolean query of one clause, a word in title or body ranks 40 % slower.
+    index = indexed(tmp_path, engine)
+    words = tantivy.Query.term_query(index.schema, "body", "pear")
+    assert index._and([None, words]) is words
+    both = index._and([words, tantivy.Query.term_query(index.schema, "source", "Daily")])
+    assert both is not words and "Boolean" in repr(both)
 
 
 def test_snippets_are_cut_around_the_first_match(tmp_path: Path, engine: Engine) -> None:
