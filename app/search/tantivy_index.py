@@ -421,7 +421,7 @@ class TantivyIndex:
 
     def _and(self, queries: Iterable[tantivy.Query | None]) -> tantivy.Query:
         """All of the queries; a lone one as it is (wrapped in a boolean query, a word in title
-        or body takes 40 % longer to rank at 1M: 14.8 against 10.6 ms for 'about')."""
+        or body takes 50 % longer to rank at 1M: 11.6 against 7.7 ms for 'about')."""
         clauses = [(tantivy.Occur.Must, q) for q in queries if q is not None]
         if len(clauses) == 1:
             return clauses[0][1]
