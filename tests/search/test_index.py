@@ -180,7 +180,7 @@ def test_a_filter_inside_the_text_query_keeps_its_results_and_scores(
 
 
 def test_a_lone_query_is_searched_as_it_is(tmp_path: Path, engine: Engine) -> None:
-    # Wrapped in a boolean query of one clause, a word in title or body ranks 40 % slower.
+    # Wrapped in a boolean query of one clause, a word in title or body ranks 50 % slower.
     index = indexed(tmp_path, engine)
     words = tantivy.Query.term_query(index.schema, "body", "pear")
     assert index._and([None, words]) is words
