@@ -239,7 +239,6 @@ class TantivyIndex:
                 # A delete like any other, of what was added before it (delete_all_documents
                 # also rewinds the writer's operation stamps); emptied segments go at commit.
                 writer.delete_documents_by_query(tantivy.Query.all_query())
-                seq = 0
             every: float = math.inf if replacing else commit_every
             seconds = math.inf if replacing else COMMIT_SECONDS
             done = pending = 0
