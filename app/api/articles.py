@@ -8,7 +8,7 @@ from typing import Annotated, Any, Protocol
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.api import cursors
@@ -21,7 +21,7 @@ from app.ingest import stories
 from app.ingest.load import Outcome, fold
 from app.ingest.parse import ParsedArticle
 from app.ingest.pipeline import ingest_article
-from app.models import Article, Entity, EntityName
+from app.models import Article, Entity
 from app.schemas import (
     ArticleDetail,
     ArticleIn,
@@ -154,13 +154,13 @@ def _answer(
 def _page(
     params: ArticleParams, session: Session, search: SearchBackend, catalog: Catalog, key: str
 ) -> str:
-    entities = entity_filters(session, params)
+    entities = entity_filters(catalog, session, params)
     sources = _known_sources(catalog, session, params.source)
     if entities is None or sources is None:  # a filter names nothing we have
         empty = ArticlePage(items=[], next_cursor=None, total=0, facets=_no_facets(params))
         return empty.model_dump_json()
     query = article_query(params, sources=sources, entities=entities)
-    render = functools.partial(_render, session, params)
+    render = functools.partial(_render, catalog, session, params)
     if is_plain(query):
         return catalog.listing(session, query, key=key, render=render)
     return render(search.search(query))
@@ -185,7 +185,7 @@ def article_query(
     )
 
 
-def _render(session: Session, params: ArticleParams, page: SearchPage) -> str:
+def _render(catalog: Catalog, session: Session, params: ArticleParams, page: SearchPage) -> str:
     return ArticlePage(
         items=summaries(session, page),
         next_cursor=cursors.encode(list(page.hits[-1].position), cursors.fingerprint(params))
@@ -193,7 +193,7 @@ def _render(session: Session, params: ArticleParams, page: SearchPage) -> str:
         else None,
         total=page.total,
         total_estimated=page.total_estimated,
-        facets=_facets(session, page) if params.facets else None,
+        facets=_facets(catalog, session, page) if params.facets else None,
         facets_estimated=page.facets_estimated,
     ).model_dump_json()
 
@@ -211,16 +211,9 @@ class EntityParams(Protocol):
     entity: list[str]
 
 
-# Built once, like every statement a request runs: building one costs more than running it.
-ENTITIES_NAMED = (
-    select(Entity.id)
-    .join(EntityName)
-    .where(Entity.type == bindparam("type"), EntityName.folded == bindparam("folded"))
-)
-ENTITY_TYPE = select(Entity.type).where(Entity.id == bindparam("id"))
-
-
-def entity_filters(session: Session, params: EntityParams) -> tuple[EntityFilter, ...] | None:
+def entity_filters(
+    catalog: Catalog, session: Session, params: EntityParams
+) -> tuple[EntityFilter, ...] | None:
     """Resolve each name or id to entity ids; None if one of them matches no entity."""
     filters = []
     for entity_type, names in (
@@ -229,14 +222,14 @@ def entity_filters(session: Session, params: EntityParams) -> tuple[EntityFilter
         ("org", params.org),
     ):
         for name in names:
-            found = {"type": entity_type, "folded": fold(name)}
-            if not (ids := session.connection().scalars(ENTITIES_NAMED, found).all()):
+            if not (ids := catalog.entity_ids(session, entity_type, name)):
                 return None
-            filters.append(EntityFilter(entity_type, tuple(sorted(set(ids)))))
+            filters.append(EntityFilter(entity_type, ids))
+    known = catalog.entities(session, params.entity)
     for entity_id in params.entity:
-        if (entity_type := session.connection().scalar(ENTITY_TYPE, {"id": entity_id})) is None:
+        if (entity := known[entity_id]) is None:
             return None
-        filters.append(EntityFilter(entity_type, (entity_id,)))
+        filters.append(EntityFilter(entity[1], (entity_id,)))
     return tuple(filters)
 
 
@@ -279,21 +272,17 @@ def summary(article: Article, **extra: object) -> ArticleSummary:
     )
 
 
-# Built once: an expanding IN parameter keeps the statement in SQLAlchemy's compiled cache.
-ENTITY_NAMES = select(Entity.id, Entity.name).where(Entity.id.in_(bindparam("ids", expanding=True)))
-
-
-def _facets(session: Session, page: SearchPage) -> dict[str, list[dict[str, Any]]]:
+def _facets(
+    catalog: Catalog, session: Session, page: SearchPage
+) -> dict[str, list[dict[str, Any]]]:
     """`FacetBucket` fields per facet (plain dicts: the page model validates them in core)."""
-    entity_ids = [
-        key for name, buckets in page.facets.items() if name != "source" for key, _ in buckets
-    ]
-    names = dict(session.connection().execute(ENTITY_NAMES, {"ids": entity_ids}).all())
+    ids = [key for name, buckets in page.facets.items() if name != "source" for key, _ in buckets]
+    entities = catalog.entities(session, ids)
     return {
         facet: [
             {"name": key, "count": n}
             if facet == "source"
-            else {"id": key, "name": names.get(key, key), "count": n}
+            else {"id": key, "name": entity[0] if (entity := entities[key]) else key, "count": n}
             for key, n in buckets
         ]
         for facet, buckets in page.facets.items()

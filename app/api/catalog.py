@@ -1,10 +1,13 @@
 """What the articles table answers better than the search index: plain date-ordered pages,
-the article count and the list of sources, and summary rows by primary key.
+the article count, the list of sources, entities by id and by name, and summary rows by
+primary key.
 
 A listing with no text and no filter is a walk down `ix_articles_published_at` (an index
 range, the same cost on page 1 and page 500, at any corpus size), where the index would rank
 every document by date. Counts and sources change only when articles do, and articles are never
 deleted, so they are cached per process until `max(seq)` moves, with the pages rendered.
+Entities change only with their articles' seqs (extraction gives the articles new ones), so
+they are cached the same way, looked up as searches ask for them.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ from fastapi import Depends, Request
 from sqlalchemy import Connection, Integer, Select, bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
+from app.ingest.load import fold
 from app.models import Article, Entity, EntityName, Mention, Story
 from app.schemas import EXCERPT_CHARS, excerpt
 from app.search.base import PK_MASK, ArticleQuery, Hit, SearchPage, key_date, sort_key
 
 Render = Callable[[SearchPage], str]
 RECHECK_SECONDS = 0.1
+ENTITY_FACTS = 20_000  # entities kept per snapshot (id and name lookups each): a few MB
 
 
 def is_plain(query: ArticleQuery) -> bool:
@@ -54,6 +59,8 @@ class _Snapshot:
     count: int | None = None
     sources: tuple[tuple[str, int], ...] | None = None  # (name, articles), most first
     pages: dict[str, str] = field(default_factory=dict)  # rendered plain listings
+    entities: dict[str, tuple[str, str] | None] = field(default_factory=dict)  # id: (name, type)
+    named: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)  # (type, folded)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fact(self, name: str, compute: Callable[[], Any]) -> Any:
@@ -65,6 +72,13 @@ class _Snapshot:
                     setattr(self, name, value)
         return value
 
+    def remember(self, facts: dict[Any, Any], new: dict[Any, Any]) -> None:
+        """Add looked-up entity facts; a full table starts again (the hot ones come back)."""
+        with self.lock:
+            if len(facts) + len(new) > ENTITY_FACTS:
+                facts.clear()
+            facts.update(new)
+
 
 class Catalog:
     """Cached corpus-wide facts, and plain listings from the articles table.
@@ -74,7 +88,7 @@ class Catalog:
     """
 
     def __init__(self, *, cached_pages: int = 1024, search_seconds: float = 0.5) -> None:
-        self._snapshot = _Snapshot(-1)
+        self._snapshot = _Snapshot(-1, checked=0.0)  # never seen current
         self._cached_pages = cached_pages
         # Rendered searches, with when they were rendered: served again for `search_seconds`,
         # the time the index may lag behind the database anyway.
@@ -120,6 +134,37 @@ class Catalog:
         with self._searches_lock:
             self._searches.clear()
 
+    def _recent(self, session: Session) -> _Snapshot:
+        """The snapshot, checked against the database only if not seen current for
+        `search_seconds`: entity facts serve searches, which may lag that long anyway."""
+        if time.monotonic() - self._snapshot.checked < self._search_seconds:
+            return self._snapshot
+        return self._current(session.connection())
+
+    def entities(self, session: Session, ids: list[str]) -> dict[str, tuple[str, str] | None]:
+        """(name, type) of each entity id, None for an id no entity has."""
+        if not ids:
+            return {}
+        snapshot = self._recent(session)
+        known = {i: snapshot.entities[i] for i in ids if i in snapshot.entities}
+        if missing := [i for i in ids if i not in known]:
+            rows = session.connection().execute(ENTITY_ROWS, {"ids": missing})
+            found = {entity_id: (name, kind) for entity_id, name, kind in rows}
+            looked_up = {i: found.get(i) for i in missing}
+            snapshot.remember(snapshot.entities, looked_up)
+            known |= looked_up
+        return known
+
+    def entity_ids(self, session: Session, entity_type: str, name: str) -> tuple[str, ...]:
+        """Ids of the entities of this type that go by this name or alias, in any case."""
+        key = (entity_type, fold(name))
+        snapshot = self._recent(session)
+        if (ids := snapshot.named.get(key)) is None:
+            found = {"type": entity_type, "folded": key[1]}
+            ids = tuple(sorted(set(session.connection().scalars(ENTITIES_NAMED, found))))
+            snapshot.remember(snapshot.named, {key: ids})
+        return ids
+
     def sources(self, session: Session) -> tuple[tuple[str, int], ...]:
         connection = session.connection()
         return self._current(connection).fact("sources", lambda: _sources(connection))
@@ -154,8 +199,17 @@ class Catalog:
         return SearchPage(hits=hits, total=total, has_more=len(rows) > query.limit)
 
 
-# Built once, like every statement a request runs: building one costs more than running it.
+# Built once, like every statement a request runs: building one costs more than running it
+# (an expanding IN parameter keeps a statement in SQLAlchemy's compiled cache).
 VERSION = select(func.max(Article.seq))
+ENTITY_ROWS = select(Entity.id, Entity.name, Entity.type).where(
+    Entity.id.in_(bindparam("ids", expanding=True))
+)
+ENTITIES_NAMED = (
+    select(Entity.id)
+    .join(EntityName)
+    .where(Entity.type == bindparam("type"), EntityName.folded == bindparam("folded"))
+)
 
 
 def _count(connection: Connection) -> int:

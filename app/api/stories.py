@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.api import cursors
 from app.api.articles import entity_filters, summary
+from app.api.catalog import CatalogDep
 from app.api.deps import QueryModel, SearchDep, problems
 from app.db import SessionDep
 from app.errors import BadCursor, NotFound
@@ -76,14 +77,17 @@ STORY_PARAMS = QueryModel(StoryParams)
     openapi_extra=STORY_PARAMS.openapi,
 )
 def list_stories(
-    params: Annotated[StoryParams, Depends(STORY_PARAMS)], session: SessionDep, search: SearchDep
+    params: Annotated[StoryParams, Depends(STORY_PARAMS)],
+    session: SessionDep,
+    search: SearchDep,
+    catalog: CatalogDep,
 ) -> StoryPage:
     """List stories, biggest or latest first; filter them by text and entities as articles are
     filtered (a story matches when one of its articles does)."""
     statement = select(Story).where(Story.article_count > 0)
     matching: dict[str, int] | None = None
     if params.filtered():
-        entities = entity_filters(session, params)
+        entities = entity_filters(catalog, session, params)
         if entities is None:  # a filter names nothing we have
             return StoryPage(items=[], next_cursor=None, total=0)
         query = ArticleQuery(text=params.q, entities=entities)

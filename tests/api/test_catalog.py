@@ -9,12 +9,16 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from app.api.articles import ArticleParams, article_query
 from app.api.catalog import RECHECK_SECONDS, Catalog, is_plain
+from app.db import write_session
+from app.ingest.linking import FoundEntity, Mention
+from app.ingest.load import replace_entities, stable_id
 from app.main import create_app
+from app.models import Article
 from app.search.base import ArticleQuery, EntityFilter, Sort
 from app.search.tantivy_index import TantivyIndex
 from tests.conftest import ingest, make_settings, migrated_engine
@@ -221,3 +225,61 @@ def test_no_rendered_search_is_kept_without_cached_pages() -> None:
     catalog = Catalog(cached_pages=0)
     catalog.remember_search("a", "page a")
     assert catalog.recent_page("a") is None
+
+
+def test_entity_lookups_read_indexes_then_the_cache(seeded_client: TestClient) -> None:
+    engine = seeded_client.app.state.engine  # type: ignore[attr-defined]
+    first = seeded_client.get("/articles", params={"limit": 1}).json()["items"][0]["id"]
+    entity = seeded_client.get(f"/articles/{first}").json()["entities"][0]
+    catalog, unknown = Catalog(search_seconds=60), "0123456789abcdef"
+    captured: list[tuple[str, object]] = []
+
+    def lookups() -> tuple[object, ...]:
+        with Session(engine) as session:
+            return (
+                catalog.entity_ids(session, entity["type"], entity["name"].upper()),
+                catalog.entity_ids(session, entity["type"], "Nobody Known"),
+                catalog.entities(session, [entity["id"], unknown]),
+            )
+
+    def capture(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        captured.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        cold = lookups()
+        statements = len(captured)
+        assert lookups() == cold
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    assert cold == (
+        (entity["id"],),
+        (),
+        {entity["id"]: (entity["name"], entity["type"]), unknown: None},
+    )
+    selects = [sql for sql, _ in captured if sql.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 4  # the corpus version, two names, the ids
+    assert len(captured) == statements  # then nothing
+    _assert_no_scan(seeded_client, captured)
+
+
+def test_entity_lookups_follow_an_extraction(tmp_path: Path) -> None:
+    engine = migrated_engine(make_settings(tmp_path))
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Harbour Report\n\nHarbourtown reopened its harbour.\n")
+    ingest(engine, [corpus], extractor=None)
+    catalog = Catalog(search_seconds=0)  # checks the corpus version every time
+    with Session(engine) as session:
+        assert catalog.entity_ids(session, "place", "Harbourtown") == ()
+    found = FoundEntity(
+        name="Harbourtown",
+        type="place",
+        key="place:harbourtown",
+        aliases=set(),
+        mentions=[Mention(text="Harbourtown", start=0, end=11)],
+    )
+    with write_session(engine) as session:
+        replace_entities(session, {session.scalars(select(Article.pk)).one(): [found]})
+    with Session(engine) as session:  # extraction gave the article a new seq: looked up again
+        assert catalog.entity_ids(session, "place", "harbourtown") == (stable_id(found.key),)
