@@ -32,6 +32,7 @@ from app.search.base import PK_MASK, ArticleQuery, Hit, SearchPage, key_date, so
 Render = Callable[[SearchPage], str]
 RECHECK_SECONDS = 0.1
 ENTITY_FACTS = 20_000  # entities kept per snapshot (id and name lookups each): a few MB
+_UNKNOWN: Any = object()  # not looked up yet (None: looked up, no such entity)
 
 
 def is_plain(query: ArticleQuery) -> bool:
@@ -146,7 +147,9 @@ class Catalog:
         if not ids:
             return {}
         snapshot = self._recent(session)
-        known = {i: snapshot.entities[i] for i in ids if i in snapshot.entities}
+        # One `get` each: another thread may start the table again between two lookups.
+        cached = ((i, snapshot.entities.get(i, _UNKNOWN)) for i in ids)
+        known = {i: entity for i, entity in cached if entity is not _UNKNOWN}
         if missing := [i for i in ids if i not in known]:
             rows = session.connection().execute(ENTITY_ROWS, {"ids": missing})
             found = {entity_id: (name, kind) for entity_id, name, kind in rows}
