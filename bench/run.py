@@ -648,7 +648,8 @@ def summarize(samples: list[float]) -> dict:
 
 
 def latency(w: Workload, api: Server, datasette: Server, *, samples: int, cap: float) -> dict:
-    """One client; the systems take turns request by request, each capped in count and time."""
+    """One client; the systems take turns request by request, in an order that rotates each
+    round, each capped in count and time."""
     results: dict[str, dict[str, dict]] = {}
     api_client = httpx.Client(base_url=api.base, timeout=120)
     ds_client = httpx.Client(base_url=datasette.base, timeout=120)
@@ -682,7 +683,11 @@ def latency(w: Workload, api: Server, datasette: Server, *, samples: int, cap: f
                 active = [s for s in systems if spent[s] < cap]
                 if not active:
                     break
-                for name in active:
+                # Each round starts with another system, so that none always runs right after
+                # the same neighbour: the call before leaves the caches full of its own data
+                # (or, the same query before, of this one's).
+                first = n % len(active)
+                for name in active[first:] + active[:first]:
                     calls = systems[name]
                     call = calls[n % len(calls)]
                     started = time.perf_counter()
