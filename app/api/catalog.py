@@ -148,8 +148,7 @@ class Catalog:
             return {}
         snapshot = self._recent(session)
         # One `get` each: another thread may start the table again between two lookups.
-        cached = ((i, snapshot.entities.get(i, _UNKNOWN)) for i in ids)
-        known = {i: entity for i, entity in cached if entity is not _UNKNOWN}
+        known = {i: e for i in ids if (e := snapshot.entities.get(i, _UNKNOWN)) is not _UNKNOWN}
         if missing := [i for i in ids if i not in known]:
             rows = session.connection().execute(ENTITY_ROWS, {"ids": missing})
             found = {entity_id: (name, kind) for entity_id, name, kind in rows}
