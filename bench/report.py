@@ -334,12 +334,16 @@ def chart(runs: list[dict]) -> None:
         if system == "api":
             index = 0 if stat == "p50_ms" else 1
             target_x = list(TARGETS)
+            target_y = [TARGETS[x][index] for x in target_x]
+            axis.plot(target_x, target_y, "k:", marker="x", label="target (search classes)")
+            phrase_colour = plt.get_cmap("tab10")(CLASSES.index("phrase") % 10)
             axis.plot(
                 target_x,
-                [TARGETS[x][index] for x in target_x],
-                "k:",
+                [PHRASE_ALLOWANCE * y for y in target_y],
+                ":",
                 marker="x",
-                label="target (search classes)",
+                color=phrase_colour,
+                label="target (phrases)",
             )
         axis.set_title(title)
         axis.set_xscale("log")
