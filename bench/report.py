@@ -271,6 +271,12 @@ def workload_notes(run: dict) -> str:
 
 def render(runs: list[dict]) -> str:
     parts = ["### Against the targets", "", targets_table(runs), ""]
+    parts += [
+        "### Latency against corpus size",
+        "",
+        f"![Latency against corpus size]({CHART.name})",
+        "",
+    ]
     parts += ["### Ingest, sizes and memory", "", scale_table(runs), ""]
     for run in runs:
         label = size_label(run["size"])
