@@ -24,6 +24,7 @@ test: install  ## Run the whole test suite
 lint: install
 	$(VENV)/bin/ruff check app tests bench migrations
 	$(VENV)/bin/ruff format --check app tests bench migrations
+	$(VENV)/bin/mypy app
 
 format: install
 	$(VENV)/bin/ruff check --fix app tests bench migrations

@@ -245,7 +245,7 @@ def _known_sources(catalog: Catalog, session: Session, names: list[str]) -> tupl
 def _position(cursor: str, params: ArticleParams) -> tuple[float, int, int]:
     try:
         score, key, seen = cursors.decode(cursor, cursors.fingerprint(params))
-        position = (float(score), int(key), int(seen))  # type: ignore[arg-type]
+        position = (float(score), int(key), int(seen))
     except (ValueError, TypeError):
         raise BadCursor("the cursor is not one this server issued") from None
     if not (0 <= position[1] < 2**63 and 0 <= position[2] <= 1_000_000):
@@ -368,8 +368,10 @@ def related_articles(
     response_model=ArticleDetail,
     status_code=201,
     dependencies=[WriterDep],
-    responses={200: {"model": ArticleDetail, "description": "Already there"}}
-    | problems(400, 401, 403, 413, 422),
+    responses={
+        200: {"model": ArticleDetail, "description": "Already there"},
+        **problems(400, 401, 403, 413, 422),
+    },
 )
 def add_article(
     new: ArticleIn, request: Request, engine: EngineDep, session: SessionDep, catalog: CatalogDep

@@ -243,7 +243,7 @@ def _dated_then_undated(
             continue  # earlier pages finished this part: the cursor is in the next one
         bounds = {"day": position[0], "pk": position[1]} if position is not None else {}
         statement = _part(dated, position is not None, newest_first)
-        rows += connection.execute(statement, {**bounds, "wanted": wanted - len(rows)}).tuples()
+        rows += connection.execute(statement, {**bounds, "wanted": wanted - len(rows)}).all()
         position = None  # the part after the cursor's is read from its start
         if len(rows) >= wanted:
             break

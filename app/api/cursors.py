@@ -6,6 +6,7 @@ import base64
 import binascii
 import hashlib
 import json
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -23,7 +24,7 @@ def encode(position: list[object], query: str) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode(cursor: str, query: str) -> list[object]:
+def decode(cursor: str, query: str) -> list[Any]:
     """Return the position a cursor holds, or raise BadCursor (400) for anything else."""
     try:
         raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))

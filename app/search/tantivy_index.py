@@ -29,7 +29,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import tantivy
 from sqlalchemy import Engine, Row, func, select
@@ -483,7 +483,7 @@ class TantivyIndex:
         return self._key_range(None, key - 1)
 
     def _count(self, searcher: tantivy.Searcher, matching: tantivy.Query) -> int:
-        return searcher.search(matching, 1, count=True).count
+        return _matches(searcher.search(matching, 1, count=True))
 
     def _by_date(self, searcher: tantivy.Searcher, matching, query: ArticleQuery) -> _Ranked:  # type: ignore[no-untyped-def]
         after = query.after[1] if query.after is not None else None
@@ -502,7 +502,7 @@ class TantivyIndex:
             (Hit(key & PK_MASK, None, None, (0.0, key, seen + n + 1)), address)
             for n, (key, address) in enumerate(result.hits[: query.limit])
         ]
-        total = seen + result.count
+        total = seen + _matches(result)
         return _Ranked(hits, total, len(result.hits) > query.limit, total)
 
     def _ranked_by_score(
@@ -510,7 +510,7 @@ class TantivyIndex:
     ) -> list[tuple[float, int, tantivy.DocAddress]]:  # type: ignore[no-untyped-def]
         """(score, sort key, address) best first, equal scores latest first: a stable order."""
         addresses = [address for _, address in result.hits]
-        keys = searcher.fast_field_values("sort_key", addresses)
+        keys = _u64_values(searcher, "sort_key", addresses)
         return sorted(
             zip((score for score, _ in result.hits), keys, addresses, strict=True),
             key=lambda hit: (-hit[0], -hit[1]),
@@ -530,7 +530,8 @@ class TantivyIndex:
             (Hit(key & PK_MASK, score, None, (score, key, seen + n + 1)), address)
             for n, (score, key, address) in enumerate(ranked[: query.limit])
         ]
-        return _Ranked(hits, result.count, len(ranked) > query.limit, result.count)
+        matches = _matches(result)
+        return _Ranked(hits, matches, len(ranked) > query.limit, matches)
 
     # -- one article per story -------------------------------------------------------------
     # An article stands for its story when it is the first of the story's matching articles
@@ -560,8 +561,8 @@ class TantivyIndex:
             result = searcher.search(
                 window, DEDUPE_WINDOW, count=counting, order_by_field="sort_key", order=order
             )
-            matches = result.count if counting else matches
-            stories = searcher.fast_field_values("story_key", [a for _, a in result.hits])
+            matches = _matches(result) if counting else matches
+            stories = _u64_values(searcher, "story_key", [a for _, a in result.hits])
             for (hit_key, address), story in zip(result.hits, stories, strict=True):
                 key = hit_key
                 if story in decided:
@@ -604,9 +605,9 @@ class TantivyIndex:
         for round_ in range(DEDUPE_ROUNDS):
             window = self._without(matching, decided)
             result = searcher.search(window, DEDUPE_WINDOW, count=round_ == 0)
-            matches = result.count if round_ == 0 else matches  # the first read sees them all
+            matches = _matches(result) if round_ == 0 else matches  # the first read sees them all
             ranked = self._ranked_by_score(searcher, result)
-            stories = searcher.fast_field_values("story_key", [a for _, _, a in ranked])
+            stories = _u64_values(searcher, "story_key", [a for _, _, a in ranked])
             for (score, hit_key, address), story in zip(ranked, stories, strict=True):
                 if story not in decided:
                     decided.add(story)
@@ -654,10 +655,10 @@ class TantivyIndex:
             story = fields.pop("story")
             fields["story_id"] = None if story is None or story.startswith(NO_STORY) else story
             fields["published_at"] = key_date(hit.position[1])
-            fields["body"] = fields["body"] or ""
+            fields["body"] = body = fields["body"] or ""
             hit.fields = fields
             if snippet is not None:
-                hit.snippet = snippet(fields["body"])
+                hit.snippet = snippet(body)
 
     def _snippets(
         self, searcher: tantivy.Searcher, node: Node
@@ -708,6 +709,18 @@ class TantivyIndex:
             for name in query.facets
         }
         return facets, level > 0
+
+
+def _matches(result: tantivy.SearchResult) -> int:
+    """The match count of a search run with count=True (tantivy's type stubs omit it)."""
+    return result.count  # type: ignore[attr-defined]
+
+
+def _u64_values(
+    searcher: tantivy.Searcher, field: str, addresses: list[tantivy.DocAddress]
+) -> list[int]:
+    """The values of an unsigned fast field for these hits (the stubs allow any number)."""
+    return cast(list[int], searcher.fast_field_values(field, addresses))
 
 
 def _sample_level(matches: int) -> int:
@@ -808,8 +821,7 @@ def _window(body: str, at: int) -> str:
 
 def _marked(snippet: tantivy.Snippet | None) -> str | None:
     """Render a snippet as HTML-escaped text with matches wrapped in <mark>."""
-    fragment = snippet.fragment().encode() if snippet else b""  # highlights: byte offsets
-    if not fragment:
+    if snippet is None or not (fragment := snippet.fragment().encode()):  # spans: byte offsets
         return None
     parts, cursor = [], 0
     for span in snippet.highlighted():
