@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.progress import Progress
-from sqlalchemy import Engine, func, select
+from sqlalchemy import ColumnElement, Engine, func, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings, get_settings
@@ -192,7 +192,7 @@ def _note_pending_stories(engine: Engine) -> None:
         pending = count_unassigned(session)
     if pending:
         typer.echo(
-            f"{pending} articles wait for a story: `newscorpus extract` "
+            f"{pending} articles wait for a story: `newscorpus extract --pending` "
             "or `newscorpus restory --pending` assigns them"
         )
 
@@ -204,7 +204,8 @@ def ingest(
         bool,
         typer.Option(
             help="Find entities and assign stories now. --no-extract (bulk loads) leaves both "
-            "for later: `newscorpus extract` does both, `restory --pending` just the stories."
+            "for later: `newscorpus extract --pending` does both, `restory --pending` just the "
+            "stories."
         ),
     ] = True,
 ) -> None:
@@ -260,13 +261,13 @@ def reindex() -> None:
 
 @contextmanager
 def _progress_over_articles(
-    engine: Engine, label: str, *, only_unassigned: bool = False
+    engine: Engine, label: str, *, where: ColumnElement[bool] | None = None
 ) -> Iterator[Callable[[int], None]]:
-    """Show a progress bar over every article (or those without a story); yield the callback
+    """Show a progress bar over every article (or those `where` holds); yield the callback
     that advances it."""
     statement = select(func.count()).select_from(Article)
-    if only_unassigned:
-        statement = statement.where(Article.story_pk.is_(None))
+    if where is not None:
+        statement = statement.where(where)
     with Session(engine) as session:
         total = session.scalar(statement) or 0
     with Progress(transient=True) as progress:
@@ -275,15 +276,29 @@ def _progress_over_articles(
 
 
 @cli.command()
-def extract() -> None:
+def extract(
+    pending: Annotated[
+        bool,
+        typer.Option(
+            help="Only the articles without any entity yet: those of an ingest --no-extract, "
+            "and those an interrupted run did not reach (it commits as it goes)"
+        ),
+    ] = False,
+) -> None:
     """Find the entities of every article again (after a model or alias-table change or an
     `ingest --no-extract`), then give a story to the articles that have none."""
-    from app.ingest.pipeline import reextract
+    from app.ingest.pipeline import WITHOUT_ENTITIES, reextract
 
     settings = get_settings()
     engine = _ready_engine(settings)
-    with _progress_over_articles(engine, "extracting") as advance:
-        done = reextract(engine=engine, extractor=load_extractor(settings), on_progress=advance)
+    where = WITHOUT_ENTITIES if pending else None
+    with _progress_over_articles(engine, "extracting", where=where) as advance:
+        done = reextract(
+            engine=engine,
+            extractor=load_extractor(settings),
+            only_pending=pending,
+            on_progress=advance,
+        )
     typer.echo(f"extracted entities of {done} articles")
     _assign_pending_stories(engine)  # after extraction: their entities count in the decision
     _catch_up_index(settings, engine)
@@ -302,7 +317,8 @@ def restory_command(
 
     settings = get_settings()
     engine = _ready_engine(settings)
-    with _progress_over_articles(engine, "restorying", only_unassigned=pending) as advance:
+    unassigned = Article.story_pk.is_(None) if pending else None
+    with _progress_over_articles(engine, "restorying", where=unassigned) as advance:
         report = restory(
             engine, batch_size=batch_size, only_unassigned=pending, on_progress=advance
         )

@@ -75,7 +75,8 @@ def test_entities_after_extraction(
     from app.ingest.pipeline import reextract
 
     engine = create_engine(database_url)
-    reextract(engine=engine, extractor=extractor)
+    assert reextract(engine=engine, extractor=extractor, only_pending=True) == 3  # bulk-loaded
+    assert reextract(engine=engine, extractor=extractor, only_pending=True) == 0
     engine.dispose()
     for _ in range(200):  # the server's indexer picks the new entity ids up
         if pg_client.get("/readyz").json()["index_lag"] == 0:

@@ -13,7 +13,7 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, select
+from sqlalchemy import ColumnElement, Engine, exists, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -28,7 +28,7 @@ from app.ingest.load import (
     replace_entities,
 )
 from app.ingest.parse import ParsedArticle, ParseError, parse_article
-from app.models import Article
+from app.models import Article, Mention
 
 if TYPE_CHECKING:
     from app.ingest.entities import EntityExtractor
@@ -243,20 +243,29 @@ def load_extractor(settings: Settings) -> EntityExtractor:
     return EntityExtractor(settings.spacy_model, alias_file=settings.aliases_file)
 
 
+# Articles no extraction has seen: a bulk load's (`ingest --no-extract`), or those an
+# interrupted extraction did not reach. An article where extraction found no entity at all
+# looks the same and is extracted again: harmless, and rare in news.
+WITHOUT_ENTITIES: ColumnElement[bool] = ~exists().where(Mention.article_pk == Article.pk)
+
+
 def reextract(
     *,
     engine: Engine,
     extractor: EntityExtractor,
     batch_size: int = BATCH_SIZE,
+    only_pending: bool = False,
     on_progress: Callable[[int], None] = lambda n: None,
 ) -> int:
-    """Run entity extraction again over every article (after a model or alias-table change)."""
+    """Run entity extraction again over every article (after a model or alias-table change),
+    one committed batch at a time; with `only_pending`, over the articles WITHOUT_ENTITIES."""
     done, last_pk = 0, 0
     while True:
+        statement = select(Article).where(Article.pk > last_pk)
+        if only_pending:
+            statement = statement.where(WITHOUT_ENTITIES)
         with Session(engine) as session:
-            batch = session.scalars(
-                select(Article).where(Article.pk > last_pk).order_by(Article.pk).limit(batch_size)
-            ).all()
+            batch = session.scalars(statement.order_by(Article.pk).limit(batch_size)).all()
         if not batch:
             return done
         found = extractor.extract([_as_parsed(a) for a in batch], n_process=_processes(len(batch)))

@@ -6,13 +6,16 @@ import shutil
 from itertools import pairwise
 from pathlib import Path
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from app.cli import cli
+from app.ingest.entities import EntityExtractor
 from app.ingest.files import iter_article_files
 from app.ingest.load import Outcome
+from app.ingest.pipeline import reextract
 from app.models import Article, Mention
 from app.search.base import ArticleQuery
 from app.search.tantivy_index import TantivyIndex
@@ -119,6 +122,61 @@ def test_bulk_update_drops_mentions_of_the_old_body(tmp_path: Path, extractor) -
         assert article is not None and article.mentions == []
 
 
+class _Interrupted(Exception):
+    pass
+
+
+def _seqs_and_mentions(engine) -> dict[int, tuple[int, int]]:  # type: ignore[no-untyped-def]
+    """Each article's seq and number of mentions, by pk."""
+    with Session(engine) as session:
+        counted = (
+            select(Article.pk, Article.seq, func.count(Mention.pk))
+            .outerjoin(Mention, Mention.article_pk == Article.pk)
+            .group_by(Article.pk)
+        )
+        return {pk: (seq, mentions) for pk, seq, mentions in session.execute(counted)}
+
+
+def test_pending_extraction_resumes_where_an_interrupted_one_stopped(
+    tmp_path: Path, extractor: EntityExtractor
+) -> None:
+
+    engine = migrated_engine(make_settings(tmp_path))
+    ingest(engine, [SEEDS], None)  # as `ingest --no-extract`: no entities yet
+
+    def interrupt(_: int) -> None:  # after the first committed batch
+        raise _Interrupted
+
+    with pytest.raises(_Interrupted):
+        reextract(
+            engine=engine,
+            extractor=extractor,
+            batch_size=1,
+            only_pending=True,
+            on_progress=interrupt,
+        )
+    before = _seqs_and_mentions(engine)
+    done = [pk for pk, (_, mentions) in before.items() if mentions]
+    assert len(done) == 1 and done[0] == min(before)  # the first article, committed
+
+    statements = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2:4]))
+    assert reextract(engine=engine, extractor=extractor, only_pending=True) == 2
+    after = _seqs_and_mentions(engine)
+    assert after[done[0]] == before[done[0]]  # not extracted again
+    assert all(mentions for _, mentions in after.values())
+    assert reextract(engine=engine, extractor=extractor, only_pending=True) == 0
+
+    # Finding the pending articles walks the articles by pk and looks mentions up by index.
+    reads = [(sql, params) for sql, params in statements if "NOT (EXISTS" in sql]
+    assert reads
+    with engine.connect() as connection:
+        for sql, params in reads:
+            plan = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params).all()
+            details = [row[-1] for row in plan]
+            assert not [d for d in details if d.startswith("SCAN")], details
+
+
 def _cli_ingest(tmp_path: Path, corpus: Path) -> str:
     from app.config import get_settings
 
@@ -148,6 +206,26 @@ def test_a_bulk_load_indexes_while_it_loads(tmp_path: Path, monkeypatch) -> None
     assert index.lag() == 0
     assert index.search(ArticleQuery(limit=10)).total == 3
     index.close()
+
+
+def test_extract_pending_takes_the_articles_of_a_bulk_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extractor: EntityExtractor
+) -> None:
+    import app.cli
+    from app.config import get_settings
+
+    monkeypatch.setattr(app.cli, "load_extractor", lambda settings: extractor)  # loaded once
+    monkeypatch.setenv("NEWSCORPUS_DATA_DIR", str(tmp_path / "data"))
+    _cli_ingest(tmp_path, SEEDS)
+    outputs = []
+    for _ in range(2):
+        get_settings.cache_clear()
+        result = CliRunner().invoke(cli, ["extract", "--pending"])
+        assert result.exit_code == 0, result.output
+        outputs.append(result.output)
+    get_settings.cache_clear()
+    assert "extracted entities of 3 articles" in outputs[0]
+    assert "extracted entities of 0 articles" in outputs[1]  # nothing left to do
 
 
 def test_a_bulk_loads_transactions_grow_at_its_start_and_shrink_at_its_end(
