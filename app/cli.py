@@ -285,8 +285,8 @@ def extract(
         ),
     ] = False,
 ) -> None:
-    """Find the entities of every article again (after a model or alias-table change or an
-    `ingest --no-extract`), then give a story to the articles that have none."""
+    """Find the entities of every article again (after a model or alias-table change; after an
+    `ingest --no-extract`, --pending), then give a story to the articles that have none."""
     from app.ingest.pipeline import WITHOUT_ENTITIES, reextract
 
     settings = get_settings()
