@@ -33,6 +33,18 @@ def migrated_engine(settings: Settings) -> Engine:
     return engine
 
 
+def query_plans(
+    engine: Engine, statements: list[tuple[str, object]]
+) -> list[tuple[str, list[str]]]:
+    """SQLite's plan of each SELECT among captured (sql, parameters): its detail lines."""
+    with engine.connect() as connection:
+        return [
+            (sql, [row[-1] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, p)])
+            for sql, p in statements
+            if sql.lstrip().upper().startswith("SELECT")
+        ]
+
+
 def ingest(engine: Engine, paths: list[Path], extractor: EntityExtractor | None) -> IngestReport:
     return ingest_files(
         iter_article_files(paths), engine=engine, extractor=extractor, max_bytes=5_000_000

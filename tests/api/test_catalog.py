@@ -21,7 +21,7 @@ from app.main import create_app
 from app.models import Article
 from app.search.base import ArticleQuery, EntityFilter, Sort
 from app.search.tantivy_index import TantivyIndex
-from tests.conftest import ingest, make_settings, migrated_engine
+from tests.conftest import ingest, make_settings, migrated_engine, query_plans
 
 # Repeated dates and undated articles: the edges where a keyset walk goes wrong.
 DATES = ["2021-05-04", None, "2019-01-01", "2021-05-04", None, "2023-12-31", "2019-01-01"] * 4
@@ -154,14 +154,9 @@ def _statements(client: TestClient, requests: list[dict]) -> list[tuple[str, obj
 
 def _assert_no_scan(client: TestClient, statements: list[tuple[str, object]]) -> None:
     engine = client.app.state.engine  # type: ignore[attr-defined]
-    with engine.connect() as connection:
-        for sql, parameters in statements:
-            if not sql.lstrip().upper().startswith("SELECT"):
-                continue
-            plan = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, parameters).all()
-            details = [row[-1] for row in plan]
-            assert not [d for d in details if d.startswith("SCAN")], (sql, details)
-            assert not [d for d in details if "TEMP B-TREE" in d], (sql, details)
+    for sql, details in query_plans(engine, statements):
+        assert not [d for d in details if d.startswith("SCAN")], (sql, details)
+        assert not [d for d in details if "TEMP B-TREE" in d], (sql, details)
 
 
 def test_listings_and_filters_never_scan_a_table(listed: TestClient) -> None:

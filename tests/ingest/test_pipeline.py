@@ -19,7 +19,7 @@ from app.ingest.pipeline import reextract
 from app.models import Article, Mention
 from app.search.base import ArticleQuery
 from app.search.tantivy_index import TantivyIndex
-from tests.conftest import SEEDS, ingest, make_settings, migrated_engine
+from tests.conftest import SEEDS, ingest, make_settings, migrated_engine, query_plans
 
 
 def article_ids(engine) -> list[str]:  # type: ignore[no-untyped-def]
@@ -170,11 +170,8 @@ def test_pending_extraction_resumes_where_an_interrupted_one_stopped(
     # Finding the pending articles walks the articles by pk and looks mentions up by index.
     reads = [(sql, params) for sql, params in statements if "NOT (EXISTS" in sql]
     assert reads
-    with engine.connect() as connection:
-        for sql, params in reads:
-            plan = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params).all()
-            details = [row[-1] for row in plan]
-            assert not [d for d in details if d.startswith("SCAN")], details
+    for _, details in query_plans(engine, reads):
+        assert not [d for d in details if d.startswith("SCAN")], details
 
 
 def _cli_ingest(tmp_path: Path, corpus: Path) -> str:
