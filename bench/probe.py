@@ -77,7 +77,7 @@ def parts(index: TantivyIndex, text: str) -> dict[str, Callable[[], object]]:
 
 def snippet_parts(index: TantivyIndex, text: str) -> dict[str, Callable[[], object]]:
     """Snippets for one page: from the whole body against windows around the first match."""
-    from app.search import tantivy_index as ti
+    from app.search import snippets as ti
     from app.search.query import FIELD_BOOSTS, highlights, parse, to_tantivy
 
     searcher = index.index.searcher()
@@ -99,14 +99,14 @@ def snippet_parts(index: TantivyIndex, text: str) -> dict[str, Callable[[], obje
 
     def whole() -> object:
         snippets, _ = generator()
-        return [ti._marked(snippets.snippet_from_doc(searcher.doc(a))) for a in addresses]
+        return [ti.marked(snippets.snippet_from_doc(searcher.doc(a))) for a in addresses]
 
     def windowed(size: int) -> object:
         default, ti.SNIPPET_WINDOW = ti.SNIPPET_WINDOW, size
         snippets, words = generator()
-        first_match = ti._FirstMatch(terms, set(words), index.analyzer)
+        first_match = ti.FirstMatch(terms, set(words), index.analyzer)
         bodies = (searcher.doc(a).get_first("body") for a in addresses)
-        marked = [ti._marked(ti._snippet(snippets, body, first_match)) for body in bodies]
+        marked = [ti.marked(ti.snippet_of(snippets, body, first_match)) for body in bodies]
         ti.SNIPPET_WINDOW = default
         return marked
 
@@ -118,7 +118,7 @@ def snippet_parts(index: TantivyIndex, text: str) -> dict[str, Callable[[], obje
 
 def facet_parts(index: TantivyIndex, text: str) -> dict[str, Callable[[], object]]:
     """Facets over the whole match set against the sample the index would use."""
-    from app.search import tantivy_index as ti
+    from app.search import reading as ti
 
     searcher = index.index.searcher()
     _, _, matching = index._matching(ArticleQuery(text=text))

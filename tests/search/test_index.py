@@ -13,10 +13,11 @@ import tantivy
 from sqlalchemy import Engine, insert, update
 
 from app.models import Article
-from app.search import tantivy_index
+from app.search import reading, snippets
 from app.search.base import ArticleQuery
 from app.search.query import english_analyzer
-from app.search.tantivy_index import TantivyIndex, entity_number, sample_levels
+from app.search.schema import entity_number, sample_levels
+from app.search.tantivy_index import TantivyIndex
 from tests.conftest import make_settings, migrated_engine
 
 FILLER = "The council met on Tuesday and the weather was mild. " * 60  # ~3,200 characters
@@ -170,9 +171,9 @@ def test_a_filter_inside_the_text_query_keeps_its_results_and_scores(
         h.article_pk for h in every if h.fields["source"] in sources
     }
     # The same hits in the same order with the same scores as with the filter on top only.
-    real_to_tantivy = tantivy_index.to_tantivy
+    real_to_tantivy = reading.to_tantivy
     monkeypatch.setattr(
-        tantivy_index,
+        reading,
         "to_tantivy",
         lambda node, within, **kwargs: real_to_tantivy(node, within=None, **kwargs),
     )
@@ -238,13 +239,13 @@ STEMMED_WORDS = (  # noqa: SIM905 (a list of words reads best as words)
 @pytest.mark.parametrize("word", STEMMED_WORDS)
 def test_every_word_begins_with_its_stem_start(word: str) -> None:
     (stem,) = english_analyzer().analyze(word)
-    assert word.startswith(tantivy_index._stem_start(stem))
+    assert word.startswith(snippets.stem_start(stem))
 
 
 def test_window_starts_and_ends_at_spaces() -> None:
     body = "word " * 400 + "target " + "word " * 400
-    window = tantivy_index._window(body, body.index("target"))
-    assert len(window) <= tantivy_index.SNIPPET_WINDOW
+    window = snippets.window_of(body, body.index("target"))
+    assert len(window) <= snippets.SNIPPET_WINDOW
     assert "target" in window and window.startswith("word") and window.endswith("word")
 
 
@@ -274,8 +275,8 @@ def test_facets_are_exact_below_the_threshold_and_estimated_above(
     exact = index.search(query)
     assert exact.facets == {"source": [("Daily", 960), ("Weekly", 320)]}
     assert not exact.facets_estimated and not exact.total_estimated
-    monkeypatch.setattr(tantivy_index, "FACET_EXACT_MATCHES", 1000)
-    monkeypatch.setattr(tantivy_index, "FACET_SAMPLE_TARGET", 320)  # sample level 2: a quarter
+    monkeypatch.setattr(reading, "FACET_EXACT_MATCHES", 1000)
+    monkeypatch.setattr(reading, "FACET_SAMPLE_TARGET", 320)  # sample level 2: a quarter
     sampled = index.search(query)
     assert sampled.facets_estimated and sampled.total == 1280
     (daily, daily_n), (weekly, weekly_n) = sampled.facets["source"]
@@ -355,8 +356,8 @@ def test_story_totals_are_estimated_from_sampled_stories_over_many_matches(
     query = ArticleQuery(text="apples", dedupe=True, limit=5)
     exact = index.search(query)
     assert exact.total == 1280 and not exact.total_estimated
-    monkeypatch.setattr(tantivy_index, "EXACT_STORY_TOTAL", 100)
-    monkeypatch.setattr(tantivy_index, "FACET_SAMPLE_TARGET", 320)
+    monkeypatch.setattr(reading, "EXACT_STORY_TOTAL", 100)
+    monkeypatch.setattr(reading, "FACET_SAMPLE_TARGET", 320)
     for sort in ("relevance", "-published_at"):
         estimated = index.search(ArticleQuery(text="apples", dedupe=True, limit=5, sort=sort))
         assert estimated.total_estimated and abs(estimated.total - 1280) < 200
