@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from app.db import write_session
 from app.ingest.linking import FoundEntity, Mention
-from app.ingest.load import fold, replace_entities
+from app.ingest.load import replace_entities
+from app.ingest.names import lookup_key
 from app.ingest.pipeline import tune_for_bulk
 from app.models import Article
 from bench.corpus import planted
@@ -37,7 +38,7 @@ def _found(body: str, names: list[tuple[str, str]]) -> list[FoundEntity]:
                 FoundEntity(
                     name=name,
                     type=entity_type,  # type: ignore[arg-type]
-                    key=f"{entity_type}:{fold(name)}",
+                    key=f"{entity_type}:{lookup_key(name)}",
                     aliases=set(),
                     mentions=mentions,
                 )

@@ -18,7 +18,8 @@ from app.api.writes import WriterDep, get_extractor
 from app.db import EngineDep, SessionDep
 from app.errors import BadCursor, NotFound
 from app.ingest import stories
-from app.ingest.load import Outcome, fold
+from app.ingest.load import Outcome
+from app.ingest.names import lookup_key
 from app.ingest.parse import ParsedArticle
 from app.ingest.pipeline import ingest_article
 from app.models import Article, Entity
@@ -237,8 +238,10 @@ def _known_sources(catalog: Catalog, session: Session, names: list[str]) -> tupl
     """Match source names case-insensitively; None if none of them exists."""
     if not names:
         return ()
-    wanted = {fold(n) for n in names}
-    matches = tuple(sorted(name for name, _ in catalog.sources(session) if fold(name) in wanted))
+    wanted = {lookup_key(n) for n in names}
+    matches = tuple(
+        sorted(name for name, _ in catalog.sources(session) if lookup_key(name) in wanted)
+    )
     return matches or None
 
 

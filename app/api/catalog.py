@@ -24,7 +24,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Connection, Integer, Select, bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
-from app.ingest.load import fold
+from app.ingest.names import lookup_key
 from app.models import Article, Entity, EntityName, Mention, Story
 from app.schemas import EXCERPT_CHARS, excerpt
 from app.search.base import PK_MASK, ArticleQuery, Hit, SearchPage, key_date, sort_key
@@ -159,7 +159,7 @@ class Catalog:
 
     def entity_ids(self, session: Session, entity_type: str, name: str) -> tuple[str, ...]:
         """Ids of the entities of this type that go by this name or alias, in any case."""
-        key = (entity_type, fold(name))
+        key = (entity_type, lookup_key(name))
         snapshot = self._recent(session)
         if (ids := snapshot.named.get(key)) is None:
             found = {"type": entity_type, "folded": key[1]}

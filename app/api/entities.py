@@ -13,7 +13,7 @@ from app.api import cursors
 from app.api.deps import QueryModel, problems
 from app.db import SessionDep
 from app.errors import BadCursor, NotFound
-from app.ingest.load import fold
+from app.ingest.names import lookup_key
 from app.models import Entity, EntityName, Mention
 from app.schemas import EntityDetail, EntityPage, EntitySummary, RelatedEntity
 
@@ -49,7 +49,7 @@ def list_entities(
     statement = select(Entity).options(selectinload(Entity.names))
     if params.type:
         statement = statement.where(Entity.type == params.type)
-    if params.q and (prefix := fold(params.q)):
+    if params.q and (prefix := lookup_key(params.q)):
         # A range on the folded name is a prefix match that can use the index.
         named = select(EntityName.entity_pk).where(
             EntityName.folded >= prefix, EntityName.folded < prefix + "\U0010ffff"

@@ -20,6 +20,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from app.ingest import stories
+from app.ingest.names import lookup_key
 from app.ingest.parse import ParsedArticle
 from app.ingest.stories import driver_sql, raw_cursor
 from app.models import Article, Entity, Mention
@@ -60,12 +61,6 @@ def stable_id(text: str) -> str:
 
 def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def fold(name: str) -> str:
-    """Fold a name for lookup: case, spacing and a leading "the" do not matter."""
-    words = name.casefold().split()
-    return " ".join(words[1:] if len(words) > 1 and words[0] == "the" else words)
 
 
 def chunks(items: Sequence[_T], size: int = CHUNK) -> Iterator[Sequence[_T]]:
@@ -371,7 +366,7 @@ def upsert_entities(session: Session, found: Sequence[FoundEntity]) -> dict[str,
             "INSERT INTO entity_names (entity_pk, name, folded) VALUES (?, ?, ?) "
             "ON CONFLICT DO NOTHING",  # a name it already goes by
         ),
-        [(pk, name, fold(name)) for pk, name in names],
+        [(pk, name, lookup_key(name)) for pk, name in names],
     )
     return pks
 

@@ -81,6 +81,14 @@ def fold(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
+def lookup_key(name: str) -> str:
+    """The form a name is looked up by (`entity_names.folded`, the entity and source filters):
+    case, spacing and a leading "the" do not matter. `fold` compares names the extractor found;
+    `name_key` goes further and identifies an entity across spellings."""
+    words = name.casefold().split()
+    return " ".join(words[1:] if len(words) > 1 and words[0] == "the" else words)
+
+
 @lru_cache(maxsize=1 << 16)
 def name_key(name: str, *, person: bool = False) -> str:
     """Return the spelling-blind form of a name that identifies it across the corpus."""
