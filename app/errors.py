@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -23,6 +24,8 @@ class Problem(Exception):
     status = 500
     title = "Internal Server Error"
 
+    errors: list[dict[str, str]] | None = None  # (field, message) pairs, for field errors
+
     def __init__(self, detail: str, *, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
@@ -35,6 +38,25 @@ class NotFound(Problem):
 
 class BadCursor(Problem):
     status, title = 400, "Bad Cursor"
+
+
+class UnknownParameter(Problem):
+    status, title = 400, "Unknown Query Parameter"
+
+    def __init__(self, unknown: list[str], known: Iterable[str]) -> None:
+        valid = sorted(known)
+        names = ", ".join(repr(name) for name in unknown)
+        listed = ", ".join(valid) or "none"
+        super().__init__(f"unknown query parameter {names}; this route takes: {listed}")
+        self.errors = [
+            {"field": name, "message": "unknown query parameter" + _suggestion(name, valid)}
+            for name in unknown
+        ]
+
+
+def _suggestion(name: str, valid: list[str]) -> str:
+    close = difflib.get_close_matches(name, valid, n=1)
+    return f"; did you mean {close[0]}?" if close else ""
 
 
 class Unauthorized(Problem):
@@ -76,7 +98,9 @@ def _field(location: tuple[Any, ...]) -> str:
 
 async def _on_problem(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, Problem)
-    return problem_response(error.status, error.detail, title=error.title, headers=error.headers)
+    return problem_response(
+        error.status, error.detail, title=error.title, errors=error.errors, headers=error.headers
+    )
 
 
 async def _on_validation(_: Request, error: Exception) -> JSONResponse:

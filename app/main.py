@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from app.api import articles, entities, health, sources, stories
 from app.api.catalog import Catalog
-from app.api.deps import problems
+from app.api.deps import problems, reject_unknown_query
 from app.budget import BudgetedSearch
 from app.config import Settings, get_settings
 from app.db import create_db_engine
@@ -58,11 +58,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(reject_unknown_query)],
     )
     app.state.settings = settings
     install_error_handlers(app)
     install_middleware(app, settings)
     for module in (articles, stories, entities, sources, health):
-        # Any route may answer 503 when over its time budget or the database is busy.
-        app.include_router(module.router, responses=problems(503))
+        # Any route may answer 400 (an unknown query parameter), and 503 when over its time
+        # budget or the database is busy.
+        app.include_router(module.router, responses=problems(400, 503))
     return app

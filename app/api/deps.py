@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Any, Generic, TypeVar, get_origin
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
 from app.budget import BudgetedSearch
-from app.errors import PROBLEM_MEDIA_TYPE
+from app.errors import PROBLEM_MEDIA_TYPE, UnknownParameter
 from app.schemas import ProblemDetail
 
 
@@ -65,6 +68,37 @@ class QueryModel(Generic[Model]):
             raise RequestValidationError(
                 [{**e, "loc": ("query", *e["loc"])} for e in errors]
             ) from None
+
+
+async def reject_unknown_query(request: Request) -> None:
+    """Answer 400 for a query parameter the route does not declare: a typo such as
+    `pubished_from` must not silently return everything. On every route the API documents
+    (the app's own dependency); the docs pages are not in it and take what their scripts send."""
+    query, route = request.query_params, request.scope["route"]
+    if not query or not route.include_in_schema:
+        return
+    known = declared_query(route)
+    if unknown := [name for name in query.keys() if name not in known]:  # noqa: SIM118
+        raise UnknownParameter(unknown, known)
+
+
+def declared_query(route: APIRoute) -> frozenset[str]:
+    """The query parameters a route declares (its dependencies' and those it documents as a
+    QueryModel's), worked out on its first request."""
+    names: frozenset[str] | None = route.__dict__.get("_declared_query")
+    if names is None:
+        extra = (route.openapi_extra or {}).get("parameters", [])
+        documented = {p["name"] for p in extra if p.get("in") == "query"}
+        names = frozenset(_query_fields(route.dependant)) | documented
+        route.__dict__["_declared_query"] = names
+    return names
+
+
+def _query_fields(dependant: Dependant) -> Iterator[str]:
+    for field in dependant.query_params:
+        yield field.alias
+    for sub in dependant.dependencies:
+        yield from _query_fields(sub)
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -1,0 +1,51 @@
+"""Unknown query parameters: a typo is a 400 naming it, never silently ignored."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api.test_articles import assert_problem
+
+
+def test_a_typo_is_400_naming_it_and_the_valid_ones(seeded_client: TestClient) -> None:
+    response = seeded_client.get("/articles", params={"pubished_from": "2020-01-01"})
+    body = assert_problem(response, 400)
+    assert "pubished_from" in body["detail"] and "published_from" in body["detail"]
+    hint = "unknown query parameter; did you mean published_from?"
+    assert body["errors"] == [{"field": "pubished_from", "message": hint}]
+    assert "x-content-type-options" in response.headers
+
+
+def test_every_route_checks_its_own_parameters(seeded_client: TestClient, seed_ids) -> None:
+    routes = seeded_client.get("/openapi.json").json()["paths"]
+    article = seed_ids["001"]
+    entity = seeded_client.get(f"/articles/{article}").json()["entities"][0]["id"]
+    story = seeded_client.get(f"/articles/{article}").json()["story_id"]
+    ids = {"{id}": {"/articles": article, "/entities": entity, "/stories": story}}
+    checked = 0
+    for template, operations in routes.items():
+        if "get" not in operations:
+            continue
+        prefix = "/" + template.split("/")[1]
+        path = template.replace("{id}", ids["{id}"].get(prefix, ""))
+        valid = {p["name"] for p in operations["get"].get("parameters", []) if p["in"] == "query"}
+        assert seeded_client.get(path).status_code == 200, path
+        body = assert_problem(seeded_client.get(path, params={"bogus": "1"}), 400)
+        assert "bogus" in body["detail"], path
+        for name in valid:  # every declared parameter is named as a valid one
+            assert name in body["detail"], (path, name)
+        checked += 1
+    assert checked >= 9
+
+
+def test_known_parameters_and_other_methods_still_work(seeded_client: TestClient) -> None:
+    assert seeded_client.get("/articles", params={"q": "Putin", "limit": 1}).status_code == 200
+    assert_problem(seeded_client.post("/articles?bogus=1", json={}), 400)  # before the key check
+    assert seeded_client.get("/docs", params={"anything": "1"}).status_code == 200  # docs: HTML
+    assert seeded_client.get("/openapi.json", params={"v": "2"}).status_code == 200
+
+
+@pytest.mark.parametrize("query", ["limit=5&Limit=1", "q=a&%00=1", "q=a&=1"])
+def test_odd_names_are_named_too(seeded_client: TestClient, query: str) -> None:
+    assert_problem(seeded_client.get(f"/articles?{query}"), 400)
