@@ -10,6 +10,7 @@ from fastapi_offline import FastAPIOffline
 
 from app.api import articles, entities, health, sources, stories
 from app.api.catalog import Catalog
+from app.api.cursors import load_cursors
 from app.api.deps import problems, reject_unknown_query
 from app.budget import BudgetedSearch
 from app.config import Settings, get_settings
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_db_engine(settings.resolved_database_url)
         upgrade_to_head(engine)
+        app.state.cursors = load_cursors(engine)
         index = TantivyIndex(settings.resolved_index_dir, engine)
         try:
             index.catch_up()  # start-up catches up with what was committed while we were down

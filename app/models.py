@@ -54,6 +54,16 @@ class Article(Base):
     duplicate_of: Mapped[Article | None] = relationship(remote_side=[pk])
 
 
+class Secret(Base):
+    """A server secret, generated once by its migration: every process on the database
+    shares it (the cursor key: a cursor from one host is good on every other)."""
+
+    __tablename__ = "secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+
+
 class Entity(Base):
     __tablename__ = "entities"
 

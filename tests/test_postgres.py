@@ -87,3 +87,24 @@ def test_entities_after_extraction(
     by_name = pg_client.get("/articles", params={entity["type"]: entity["name"]}).json()
     assert first in {item["id"] for item in by_name["items"]}
     assert pg_client.get(f"/entities/{entity['id']}").status_code == 200
+
+
+def test_cursor_values_past_an_integer_column_are_400_and_its_largest_is_served(
+    pg_client: TestClient,
+) -> None:
+    from app.api.articles import ArticleParams
+    from app.api.cursors import INT_MAX, fingerprint
+    from app.api.entities import EntityParams
+    from app.api.stories import StoryParams
+    from app.search.base import DAY_SHIFT
+
+    cursors = pg_client.app.state.cursors  # type: ignore[attr-defined]
+    for path, params, too_big, largest in [
+        ("/articles", ArticleParams(), [0.0, 1 << 31, 1], [0.0, (1 << DAY_SHIFT) | INT_MAX, 1]),
+        ("/entities", EntityParams(), [INT_MAX + 1, "e"], [INT_MAX, "e"]),
+        ("/stories", StoryParams(), [10**30, "s"], [INT_MAX, "s"]),
+    ]:
+        cursor = cursors.encode(too_big, fingerprint(params))
+        assert pg_client.get(path, params={"cursor": cursor}).status_code == 400, path
+        cursor = cursors.encode(largest, fingerprint(params))
+        assert pg_client.get(path, params={"cursor": cursor}).status_code == 200, path

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import functools
+from datetime import date
 from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    FiniteFloat,
+    Strict,
+    TypeAdapter,
+    field_validator,
+)
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.api import cursors
 from app.api.catalog import Catalog, CatalogDep, detail, is_plain, summaries
+from app.api.cursors import INT_MAX, Cursors, CursorsDep, fingerprint
 from app.api.deps import QueryModel, SearchDep, problems
 from app.api.writes import WriterDep, get_extractor
 from app.db import EngineDep, SessionDep
@@ -35,6 +44,8 @@ from app.schemas import (
     excerpt,
 )
 from app.search.base import (
+    DAY_SHIFT,
+    PK_MASK,
     ArticleQuery,
     EntityFilter,
     FacetName,
@@ -128,6 +139,7 @@ async def list_articles(
     engine: EngineDep,
     search: SearchDep,
     catalog: CatalogDep,
+    cursors: CursorsDep,
 ) -> Response:
     """List, search and filter articles, newest first or best match first."""
     key = params.model_dump_json()
@@ -136,7 +148,7 @@ async def list_articles(
     # session's too: one thread hop), plain listings on the thread pool: stuck searches never
     # hold them up.
     if (body := catalog.recent_page(key)) is None:
-        work = functools.partial(_answer, params, engine, search, catalog, key)
+        work = functools.partial(_answer, params, engine, search, catalog, cursors, key)
         if params.needs_index():
             body = await search.run(work)
             catalog.remember_search(key, body)
@@ -146,29 +158,43 @@ async def list_articles(
 
 
 def _answer(
-    params: ArticleParams, engine: Engine, search: SearchBackend, catalog: Catalog, key: str
+    params: ArticleParams,
+    engine: Engine,
+    search: SearchBackend,
+    catalog: Catalog,
+    cursors: Cursors,
+    key: str,
 ) -> str:
     with Session(engine) as session:
-        return _page(params, session, search, catalog, key)
+        return _page(params, session, search, catalog, cursors, key)
 
 
 def _page(
-    params: ArticleParams, session: Session, search: SearchBackend, catalog: Catalog, key: str
+    params: ArticleParams,
+    session: Session,
+    search: SearchBackend,
+    catalog: Catalog,
+    cursors: Cursors,
+    key: str,
 ) -> str:
     entities = entity_filters(catalog, session, params)
     sources = _known_sources(catalog, session, params.source)
     if entities is None or sources is None:  # a filter names nothing we have
         empty = ArticlePage(items=[], next_cursor=None, total=0, facets=_no_facets(params))
         return empty.model_dump_json()
-    query = article_query(params, sources=sources, entities=entities)
-    render = functools.partial(_render, catalog, session, params)
+    query = article_query(params, cursors, sources=sources, entities=entities)
+    render = functools.partial(_render, catalog, session, cursors, params)
     if is_plain(query):
         return catalog.listing(session, query, key=key, render=render)
     return render(search.search(query))
 
 
 def article_query(
-    params: ArticleParams, *, sources: tuple[str, ...], entities: tuple[EntityFilter, ...]
+    params: ArticleParams,
+    cursors: Cursors,
+    *,
+    sources: tuple[str, ...],
+    entities: tuple[EntityFilter, ...],
 ) -> ArticleQuery:
     """The query the parameters ask for, with source and entity names resolved."""
     return ArticleQuery(
@@ -179,17 +205,19 @@ def article_query(
         published_to=params.published_to,
         sort=params.effective_sort(),
         limit=params.limit,
-        after=_position(params.cursor, params) if params.cursor else None,
+        after=_position(cursors, params) if params.cursor else None,
         facets=params.facet_names(),
         story=params.story,
         dedupe=params.dedupe,
     )
 
 
-def _render(catalog: Catalog, session: Session, params: ArticleParams, page: SearchPage) -> str:
+def _render(
+    catalog: Catalog, session: Session, cursors: Cursors, params: ArticleParams, page: SearchPage
+) -> str:
     return ArticlePage(
         items=summaries(session, page),
-        next_cursor=cursors.encode(list(page.hits[-1].position), cursors.fingerprint(params))
+        next_cursor=cursors.encode(page.hits[-1].position, fingerprint(params))
         if page.has_more and page.hits
         else None,
         total=page.total,
@@ -245,14 +273,24 @@ def _known_sources(catalog: Catalog, session: Session, names: list[str]) -> tupl
     return matches or None
 
 
-def _position(cursor: str, params: ArticleParams) -> tuple[float, int, int]:
-    try:
-        score, key, seen = cursors.decode(cursor, cursors.fingerprint(params))
-        position = (float(score), int(key), int(seen))
-    except (ValueError, TypeError):
-        raise BadCursor("the cursor is not one this server issued") from None
-    if not (0 <= position[1] < 2**63 and 0 <= position[2] <= 1_000_000):
-        raise BadCursor("the cursor is out of range")
+def _sort_key_in_range(key: int) -> int:
+    if (key >> DAY_SHIFT) > date.max.toordinal() or (key & PK_MASK) > INT_MAX:
+        raise ValueError("not a date and an article's primary key")
+    return key
+
+
+# (score, sort key: day << DAY_SHIFT | pk, articles shown before it)
+POSITION = TypeAdapter(
+    tuple[
+        FiniteFloat,
+        Annotated[int, Strict(), Field(ge=0), AfterValidator(_sort_key_in_range)],
+        Annotated[int, Strict(), Field(ge=0, le=1_000_000)],
+    ]
+)
+
+
+def _position(cursors: Cursors, params: ArticleParams) -> tuple[float, int, int]:
+    position = cursors.decode(params.cursor or "", fingerprint(params), POSITION)
     if params.effective_sort() == "relevance" and position[2] >= MAX_RELEVANCE_DEPTH:
         raise BadCursor(
             f"best-match order ends after {MAX_RELEVANCE_DEPTH} results; sort by date to go on"

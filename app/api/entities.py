@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, TypeAdapter
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import aliased, selectinload
 
-from app.api import cursors
+from app.api.cursors import Count, Cursors, CursorsDep, RowId, fingerprint
 from app.api.deps import QueryModel, problems
 from app.db import SessionDep
-from app.errors import BadCursor, NotFound
+from app.errors import NotFound
 from app.ingest.names import lookup_key
 from app.models import Entity, EntityName, Mention
 from app.schemas import EntityDetail, EntityPage, EntitySummary, RelatedEntity
@@ -43,7 +43,9 @@ ENTITY_PARAMS = QueryModel(EntityParams)
     openapi_extra=ENTITY_PARAMS.openapi,
 )
 def list_entities(
-    params: Annotated[EntityParams, Depends(ENTITY_PARAMS)], session: SessionDep
+    params: Annotated[EntityParams, Depends(ENTITY_PARAMS)],
+    session: SessionDep,
+    cursors: CursorsDep,
 ) -> EntityPage:
     """List entities, most articles first; filter by type and by name or alias prefix."""
     statement = select(Entity).options(selectinload(Entity.names))
@@ -56,7 +58,7 @@ def list_entities(
         )
         statement = statement.where(Entity.pk.in_(named))
     if params.cursor:
-        count, entity_id = _position(params)
+        count, entity_id = _position(cursors, params)
         statement = statement.where(
             or_(
                 Entity.article_count < count,
@@ -70,15 +72,15 @@ def list_entities(
     next_cursor = None
     if len(rows) > params.limit:
         last = items[-1]
-        next_cursor = cursors.encode([last.article_count, last.id], cursors.fingerprint(params))
+        next_cursor = cursors.encode([last.article_count, last.id], fingerprint(params))
     return EntityPage(items=items, next_cursor=next_cursor)
 
 
-def _position(params: EntityParams) -> tuple[int, str]:
-    position = cursors.decode(params.cursor or "", cursors.fingerprint(params))
-    if len(position) != 2 or not isinstance(position[0], int) or not isinstance(position[1], str):
-        raise BadCursor("the cursor is not one this server issued")
-    return position[0], position[1]
+POSITION = TypeAdapter(tuple[Count, RowId])  # (article count, entity id)
+
+
+def _position(cursors: Cursors, params: EntityParams) -> tuple[int, str]:
+    return cursors.decode(params.cursor or "", fingerprint(params), POSITION)
 
 
 def get_entity_or_404(

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, TypeAdapter
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from app.api import cursors
 from app.api.articles import entity_filters, summary
 from app.api.catalog import CatalogDep
+from app.api.cursors import Count, Cursors, CursorsDep, RowId, fingerprint
 from app.api.deps import QueryModel, SearchDep, problems
 from app.db import SessionDep
-from app.errors import BadCursor, NotFound
+from app.errors import NotFound
 from app.models import Article, Entity, Story, StoryEntity
 from app.schemas import (
+    IsoDate,
     StoryArticle,
     StoryDetail,
     StoryEntityCount,
@@ -81,6 +81,7 @@ def list_stories(
     session: SessionDep,
     search: SearchDep,
     catalog: CatalogDep,
+    cursors: CursorsDep,
 ) -> StoryPage:
     """List stories, biggest or latest first; filter them by text and entities as articles are
     filtered (a story matches when one of its articles does)."""
@@ -98,7 +99,7 @@ def list_stories(
     if matching is not None and len(matching) >= FILTERED_STORIES:
         total = max(total, all_matching)  # more stories match than are listed
     if params.cursor:
-        statement = statement.where(_after(params))
+        statement = statement.where(_after(cursors, params))
     order = (
         (Story.article_count.desc(), Story.id)
         if params.sort == "size"
@@ -114,31 +115,26 @@ def list_stories(
             if params.sort == "size"
             else [last.last_published.isoformat() if last.last_published else None, last.id]
         )
-        next_cursor = cursors.encode(position, cursors.fingerprint(params))
+        next_cursor = cursors.encode(position, fingerprint(params))
     return StoryPage(items=items, next_cursor=next_cursor, total=total)
 
 
-def _after(params: StoryParams):  # type: ignore[no-untyped-def]
+BY_SIZE = TypeAdapter(tuple[Count, RowId])  # (article count, story id)
+BY_RECENCY = TypeAdapter(tuple[IsoDate | None, RowId])  # (last published, story id)
+
+
+def _after(cursors: Cursors, params: StoryParams):  # type: ignore[no-untyped-def]
     """The keyset condition for the stories after the cursor's position."""
-    position = cursors.decode(params.cursor or "", cursors.fingerprint(params))
-    if len(position) != 2 or not isinstance(position[1], str):
-        raise BadCursor("the cursor is not one this server issued")
-    value, story_id = position
+    query = fingerprint(params)
     if params.sort == "size":
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise BadCursor("the cursor is not one this server issued")
+        count, story_id = cursors.decode(params.cursor or "", query, BY_SIZE)
         return or_(
-            Story.article_count < value,
-            and_(Story.article_count == value, Story.id > story_id),
+            Story.article_count < count,
+            and_(Story.article_count == count, Story.id > story_id),
         )
-    if value is None:
-        return and_(Story.last_published.is_(None), Story.id > story_id)
-    try:
-        day = date.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        day = None
+    day, story_id = cursors.decode(params.cursor or "", query, BY_RECENCY)
     if day is None:
-        raise BadCursor("the cursor is not one this server issued")
+        return and_(Story.last_published.is_(None), Story.id > story_id)
     return or_(
         Story.last_published < day,
         and_(Story.last_published == day, Story.id > story_id),

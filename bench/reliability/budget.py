@@ -22,9 +22,10 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
+from sqlalchemy import create_engine
 
-from app.api import cursors
 from app.api.articles import ArticleParams
+from app.api.cursors import fingerprint, load_cursors
 from bench.reliability.common import copy_prepared, log, machine, serve
 
 # Twenty-nine common two-letter prefixes, ORed: each expands over a large part of the dictionary.
@@ -33,15 +34,16 @@ PREFIXES = (
 )
 
 
-def expensive_requests(base: str) -> dict[str, str]:
-    """Name -> path of requests that cost far more than usual."""
+def expensive_requests(base: str, data: Path) -> dict[str, str]:
+    """Name -> path of requests that cost far more than usual (the server over `data`)."""
     top = httpx.get(f"{base}/entities", params={"limit": 1}, timeout=60).json()["items"][0]
     many_prefixes = " OR ".join(f"{p}*" for p in PREFIXES.split())
     facets = "person,place,org,source"
     # A cursor claiming 9,999 results already seen (the deepest best-match page there is):
-    # the page then ranks the top 10,000 matches again. Cursors are not signed.
+    # the page then ranks the top 10,000 matches again. Signed with the database's own key.
     params = ArticleParams(q="the", facets="source")
-    deep = cursors.encode([1.0, 1, 9_999], cursors.fingerprint(params))
+    cursors = load_cursors(create_engine(f"sqlite:///{data / 'newscorpus.db'}"))
+    deep = cursors.encode([1.0, 1, 9_999], fingerprint(params))
     phrases = " OR ".join(f'"{p} the"' for p in ("of", "in", "to", "and", "on", "for"))
     return {
         "29 ORed prefixes, ranked, 4 facets (index)": "/articles?"
@@ -77,7 +79,7 @@ def main() -> None:
         log(f"copied bench/out/data-{args.size}")
         costs = {}
         with serve(data, query_budget_ms="600000") as server:
-            requests = expensive_requests(server.url)
+            requests = expensive_requests(server.url, data)
             with httpx.Client(base_url=server.url, timeout=600) as client:
                 for name, path in requests.items():
                     timings = [timed(client, path) for _ in range(args.repeat)]

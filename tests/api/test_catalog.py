@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.api.articles import ArticleParams, article_query
 from app.api.catalog import RECHECK_SECONDS, Catalog, is_plain
+from app.api.cursors import Cursors
 from app.db import write_session
 from app.ingest.linking import FoundEntity, Mention
 from app.ingest.load import replace_entities, stable_id
@@ -87,6 +88,7 @@ def test_search_pool_is_used_exactly_when_the_index_answers(given: dict) -> None
     names = [*params.person, *params.place, *params.org, *params.entity]
     query = article_query(
         params,
+        Cursors(b"key"),
         sources=tuple(params.source),
         entities=tuple(EntityFilter("person", (name,)) for name in names),
     )

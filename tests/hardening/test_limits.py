@@ -169,13 +169,13 @@ def test_search_over_budget_is_503_and_does_not_block_others(tmp_path: Path) -> 
 
 
 def test_deep_best_match_cursor_is_refused_up_front(seeded_client: TestClient) -> None:
-    from app.api import cursors
     from app.api.articles import MAX_RELEVANCE_DEPTH, ArticleParams
+    from app.api.cursors import fingerprint
 
-    def cursor(params: ArticleParams, seen: int) -> str:
-        return cursors.encode([1.0, 1, seen], cursors.fingerprint(params))
+    def cursor(params: ArticleParams, seen: int) -> str:  # signed with the server's own key
+        return seeded_client.app.state.cursors.encode([1.0, 1, seen], fingerprint(params))  # type: ignore[attr-defined]
 
-    deep = cursor(ArticleParams(q="russia"), 900_000)  # anyone can make one: not signed
+    deep = cursor(ArticleParams(q="russia"), 900_000)
     body = assert_problem(
         seeded_client.get("/articles", params={"q": "russia", "cursor": deep}), 400
     )
