@@ -23,6 +23,7 @@ class ParsedArticle:
     source: str | None = None
     credits: list[str] = field(default_factory=list)
     photo_credit: str | None = None
+    url: str | None = None
 
 
 class ParseError(ValueError):
@@ -39,18 +40,26 @@ _MONTH = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
     r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
 )
-_WEEKDAY = r"(?:(?:mon|tue(?:s)?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?\.?,?\s+)?"
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_WEEKDAY = (
+    r"(?:(?P<weekday>mon|tue(?:s)?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?\.?,?\s+)?"
+)
 _DAY = r"\d{1,2}(?:st|nd|rd|th)?"
 _DASH = r"[-\u2013\u2014]"
-# Day-first and month-first numbers (03/04/2018) are ambiguous, so only year-first ones count.
+# Numbers alone (03/04/2018) are read month-first and day-first; the date counts only when just
+# one reading is a real day (12/25/2003, 25.12.2003) or a stated weekday picks one.
 _DATE = (
     _WEEKDAY
     + r"(?:(?P<iso_y>\d{4})[-/](?P<iso_m>\d{1,2})[-/](?P<iso_d>\d{1,2})"
-    + rf"|(?P<dmy_d>{_DAY})\s+(?:of\s+)?(?P<dmy_m>{_MONTH}),?\s+(?P<dmy_y>\d{{4}})"
+    + r"|(?P<num_a>\d{1,2})(?P<num_sep>[-/.])(?P<num_b>\d{1,2})(?P=num_sep)(?P<num_y>\d{4})"
+    + rf"|(?P<dmy_d>{_DAY})(?:\s+(?:of\s+)?|-)(?P<dmy_m>{_MONTH})(?:,?\s+|-)(?P<dmy_y>\d{{4}})"
     + rf"|(?P<mdy_m>{_MONTH})\s+(?P<mdy_d>{_DAY}),?\s+(?P<mdy_y>\d{{4}})"
     + r")(?![\d-])"
 )
-_ZONE = r"(?:Z|(?:GMT|UTC)(?:\s*[+-]\s*\d{1,2}(?::?\d{2})?)?|[+-]\d{2}:?\d{2}|(?-i:[A-Z]{2,4}))"
+_ZONE = (
+    r"(?:Z|(?:GMT|UTC)(?:\s*[+-]\s*\d{1,2}(?::?\d{2})?)?|[+-]\d{2}:?\d{2}|(?-i:[A-Z]{2,4}))"
+    r"(?:\s*\((?-i:[A-Z]{2,5})\))?"  # RFC 2822's comment: "-0500 (EST)"
+)
 # An optional time after the date: "T10:00Z", ", 14:05 GMT", " at 3.30pm", " | 10:32".
 _TIME = (
     r"(?:(?:T|,?\s+(?:at\s+)?|\s*[|\u00b7\u2022]\s*)\d{1,2}[:.]\d{2}(?::\d{2}(?:\.\d+)?)?"
@@ -60,7 +69,7 @@ _DATE_WORD = (
     r"(?:date|dated|published|posted|first\s+published|last\s+updated|updated|last\s+modified)"
 )
 _DATE_KEYWORD = rf"(?P<kw>{_DATE_WORD})(?:\s+on)?\s*(?::\s*|{_DASH}\s+|\s+)"
-_SEPARATOR = rf"\s*(?:{_DASH}|[:|])\s*"
+_SEPARATOR = rf"\s*(?:{_DASH}{{1,2}}|[:|])\s*"
 BARE_DATE_LINE = re.compile(rf"\(?\s*{_DATE}{_TIME}\s*\)?", re.IGNORECASE)
 KEYWORD_DATE_LINE = re.compile(rf"{_DATE_KEYWORD}{_DATE}{_TIME}\.?", re.IGNORECASE)
 # "Published: 03/04/2018" or "Updated: 2 hours ago" is metadata too, but states no usable date.
@@ -72,29 +81,46 @@ KEYWORD_DATE_PREFIX = re.compile(
     rf"\s*{_DATE_KEYWORD}{_DATE}{_TIME}(?:{_SEPARATOR}|\s+)(?=\S)", re.IGNORECASE
 )
 # An upper-case place before a dateline: "MOSCOW", "WASHINGTON, D.C.", "TBILISI, Georgia".
-_PLACE = r"(?-i:[A-Z][A-Z.'\u2019-]+(?:\s+[A-Z][A-Z.'\u2019-]+){0,4}(?:,\s*[A-Z][\w.'\u2019-]+)?)"
-_AGENCY = r"(?:\s*\((?-i:[A-Z][\w .&-]{0,30})\))?"
+_PLACE = r"(?-i:[A-Z][A-Z.'\u2019/-]+(?:\s+[A-Z][A-Z.'\u2019/-]+){0,4}(?:,\s*[A-Z][\w.'\u2019-]+)?)"
+_AGENCY = r"(?:\s*\((?P<agency>(?-i:[A-Z][\w .&-]{0,30}))\))?"
 # "MOSCOW (May 3, 2016) - ...", "(May 3, 2016) ...", "2016-05-03 - ...": a dateline opening the
 # body. A bracketed date may run straight into the text; a bare one needs a dash or colon.
 DATELINE_PREFIX = re.compile(
-    rf"\s*(?:{_PLACE}\s*,?\s*)?(?P<open>\(\s*)?{_DATE}{_TIME}"
-    rf"(?(open)\s*\){_AGENCY}(?:{_SEPARATOR}|\s+)|{_AGENCY}{_SEPARATOR})(?=\S)",
+    rf"\s*(?:{_PLACE}\s*,?\s*)?(?P<open>\(\s*)?{_DATE}{_TIME}(?(open)\s*\)){_AGENCY}"
+    rf"(?(open)(?:{_SEPARATOR}|\s+)|{_SEPARATOR})(?=\S)",
+    re.IGNORECASE,
+)
+# "WASHINGTON, Jan. 12 (Reuters) - ...", "NEW YORK (AP) -- ...": an agency's dateline, whose
+# day without a year is no date.
+AGENCY_DATELINE = re.compile(
+    rf"\s*{_PLACE}(?:\s*,\s*{_MONTH}\s+{_DAY})?{_AGENCY.removesuffix('?')}{_SEPARATOR}(?=\S)",
     re.IGNORECASE,
 )
 UPDATE_KEYWORDS = ("updated", "last updated", "last modified")
 
 
 def _date_from_match(match: re.Match[str]) -> date | None:
-    """Build the date a _DATE match names, or None when it is not a real calendar day."""
+    """Build the date a _DATE match names, or None when no single real calendar day fits it
+    (an impossible day, numbers read both ways, or a weekday that contradicts the date)."""
     groups = match.groupdict()
     if groups["iso_y"]:
-        year, month, day = groups["iso_y"], groups["iso_m"], groups["iso_d"]
+        readings = [(groups["iso_y"], groups["iso_m"], groups["iso_d"])]
+    elif groups["num_y"]:
+        first, second = groups["num_a"], groups["num_b"]
+        readings = [(groups["num_y"], first, second), (groups["num_y"], second, first)]
     elif groups["dmy_y"]:
-        year, month, day = groups["dmy_y"], _month_number(groups["dmy_m"]), groups["dmy_d"]
+        readings = [(groups["dmy_y"], _month_number(groups["dmy_m"]), groups["dmy_d"])]
     else:
-        year, month, day = groups["mdy_y"], _month_number(groups["mdy_m"]), groups["mdy_d"]
+        readings = [(groups["mdy_y"], _month_number(groups["mdy_m"]), groups["mdy_d"])]
+    days = {day for reading in readings if (day := _calendar_day(*reading))}
+    if weekday := groups["weekday"]:
+        days = {day for day in days if day.weekday() == _WEEKDAYS.index(weekday.lower()[:3])}
+    return days.pop() if len(days) == 1 else None
+
+
+def _calendar_day(year: str | int, month: str | int, day: str) -> date | None:
     try:
-        return date(int(year), int(month), int(day))
+        return date(int(year), int(month), int(day.rstrip("stndrh")))
     except ValueError:
         return None
 
@@ -119,10 +145,13 @@ class _Found:
 
     published: date | None = None
     updated: date | None = None
+    title: str | None = None
     author: str | None = None
     source: str | None = None
+    agency: str | None = None  # "(Reuters)" in a dateline or credit line: the source if none
     credits: list[str] = field(default_factory=list)
     photo_credit: str | None = None
+    url: str | None = None
 
     @classmethod
     def of_date(cls, value: date | None, keyword: str | None) -> _Found:
@@ -135,20 +164,26 @@ class _Found:
         """Add what other states; the first value seen for a field wins."""
         self.published = self.published or other.published
         self.updated = self.updated or other.updated
+        self.title = self.title or other.title
         self.author = self.author or other.author
         self.source = self.source or other.source
+        self.agency = self.agency or other.agency
         self.credits.extend(c for c in other.credits if c not in self.credits)
         self.photo_credit = self.photo_credit or other.photo_credit
+        self.url = self.url or other.url
 
 
 PHOTO_LINE = re.compile(
-    r"\(?(?:photo(?:graph)?s?|image|picture|pic|cover\s+photo|featured\s+image|main\s+image)"
+    r"(?P<open>\()?(?:photo(?:graph)?s?|image|picture|pic|cover\s+photo|featured\s+image|main\s+image)"
     r"(?:\s+(?:source|credits?|courtesy(?:\s+of)?|by))?\s*(?::\s*-?|[-\u2013\u2014]\s*|(?<=by|of)\s+)"
-    r"(?P<value>\S.*?)\)?\.?",
+    r"(?P<value>\S.*?)(?(open)\))\.?",
     re.IGNORECASE,
 )
+# A closing parenthesis ends the line's value only if the line opened one: "(Source: X)".
 SOURCE_LINE = re.compile(
-    r"\(?sources?\s*(?::\s*[-\u2013\u2014]?|[-\u2013\u2014])\s*(?P<value>\S.*?)\)?\.?", re.I
+    r"(?P<open>\()?sources?\s*(?::\s*[-\u2013\u2014]?|[-\u2013\u2014])\s*(?P<value>\S.*?)"
+    r"(?(open)\))\.?",
+    re.IGNORECASE,
 )
 # A source trailer glued to the last sentence must start with a capital "Source" to avoid
 # mistaking prose ("... the source: officials") for metadata.
@@ -158,11 +193,6 @@ GLUED_SOURCE = re.compile(
 )
 AGENCIES_SUFFIX = re.compile(
     r"\s*(?:,|\band\b|\bwith\b|&|\+)\s*(?:other\s+|news\s+|wire\s+)?(?:agencies|wires)\.?$",
-    re.IGNORECASE,
-)
-CREDITS_LINE = re.compile(
-    r"(?:with\s+(?:additional\s+)?reporting|additional\s+reporting|reporting)\s+by\s+"
-    r"(?P<value>\S.*?)\.?",
     re.IGNORECASE,
 )
 GLUED_CREDITS = re.compile(
@@ -179,7 +209,7 @@ NOTE_PART = re.compile(
     re.IGNORECASE,
 )
 REPORTING_ROLES = re.compile(r"(?:with\s+)?(?:additional\s+)?(?:reporting|writing)", re.I)
-BYLINE = re.compile(r"(?:By|BY|Written by|Words by|(?i:authors?)\s*:)\s+(?P<value>\S.*)")
+BYLINE = re.compile(r"(?:By|BY|Written by|Words by)\s+(?P<value>\S.*)")
 REPORTER_LOCATION = re.compile(r"\s+(?:in|from)\s+[A-Z][\w .'\u2019-]*$")
 NAME_LIST_SPLIT = re.compile(r"\s*(?:,|;|&|\band\b)\s*")
 BYLINE_AFFILIATION = re.compile(r"\s+(?:for|of|at)\s+|\s*[|(/]\s*|\s+[-\u2013\u2014]\s+")
@@ -193,6 +223,42 @@ NOT_NAMES = {
 MAX_METADATA_LINE = 300  # longer lines are prose, and this keeps the regexes cheap
 # " | " and similar separate several metadata items on one line.
 ITEM_SEPARATOR = re.compile(r"\s+[|\u2022\u00b7]\s+")
+CORPORATE_SUFFIX = re.compile(
+    r"(?:,?\s+(?:inc|incorporated|ltd|limited|llc|plc|corp|co|gmbh|ag|s\.a|n\.v|pty)\.?)+$", re.I
+)
+# Words that stay in lower case inside a name ("Times of Malta", "Folha de S.Paulo").
+NAME_SMALL_WORDS = {"of", "the", "and", "for", "on", "in", "at", "de", "la", "le", "du", "des"}
+NAME_SMALL_WORDS |= {"del", "da", "di", "do", "dos", "das", "y", "e", "et", "und", "van", "von"}
+MAX_AGENCY_WORDS = 4  # "(Reuters)", "(AP)", "(Agence France-Presse)" close or open an article
+# Bracketed words that label an article or a passage rather than name its agency.
+BRACKETED_LABELS = {"updated", "corrected", "correction", "update", "video", "audio", "photos"}
+BRACKETED_LABELS |= {"photo", "file", "opinion", "analysis", "exclusive", "live", "laughter"}
+BRACKETED_LABELS |= {"applause", "advertisement", "sponsored", "editorial", "interview"}
+URL_LINE = re.compile(r"<?(?P<url>(?:https?://|www\.)[^\s<>\"]+?)>?[.,;]?")
+# A header line "Key: value" (any case): a short key, a colon, a value.
+KEY_LINE = re.compile(r"(?P<key>[A-Za-z][A-Za-z]*(?:[ -][A-Za-z]+){0,2})\s*:\s*(?P<value>\S.*)")
+HEADER_KEYS = {
+    **dict.fromkeys(("title", "headline", "subject"), "title"),
+    **dict.fromkeys(("author", "authors", "by", "byline", "writer", "reporter"), "author"),
+    **dict.fromkeys(("source", "sources", "publisher", "agency"), "source"),
+    **dict.fromkeys(("url", "link", "permalink", "source url", "canonical url"), "url"),
+    **dict.fromkeys(("licence", "license", "copyright", "rights"), "licence"),
+}
+# Licence and copyright notes: whole lines at the edges, or the end of a source line.
+# A whole line names a licence by its name, or is a copyright notice with its year; prose that
+# mentions a licence or copyright ("the licence was revoked") is body.
+_LICENCE = (
+    r"(?:creative\s+commons|\bcc[\s-]?by(?:[\s-](?:sa|nd|nc))*\b|\bcc0\b|\bgfdl\b"
+    r"|gnu\s+free\s+documentation|all\s+rights\s+reserved)"
+)
+_COPYRIGHT = r"(?:copyright\s*(?:\u00a9|\(c\))?|\u00a9|\(c\))\s*\d{4}\b"
+LICENCE_LINE = re.compile(rf"\(?{_COPYRIGHT}.*|.*{_LICENCE}.*", re.IGNORECASE)
+# ... and in a source line, a licence note in brackets or after a comma or dash.
+LICENCE_NOTE = re.compile(
+    rf"\s*(?:[(\[][^()\[\]]*(?:{_LICENCE}|licen[cs]|public\s+domain)[^()\[\]]*[)\]]"
+    rf"|(?:[,;|]|\s{_DASH})?\s*(?:licen[cs]ed\s+under|{_LICENCE}|{_COPYRIGHT}).*$)",
+    re.IGNORECASE,
+)
 
 
 def _classify_line(line: str, found: _Found) -> bool:
@@ -217,13 +283,20 @@ def _read_item(item: str) -> _Found | None:
     if match := PHOTO_LINE.fullmatch(item):
         return _Found(photo_credit=match["value"].strip())
     if match := SOURCE_LINE.fullmatch(item):
-        return _Found(source=_clean_source(match["value"]))
-    if match := CREDITS_LINE.fullmatch(item):
-        return _Found(credits=_split_names(match["value"]))
-    if (match := PAREN_NOTE.fullmatch(item)) and (
-        names := _note_credits(match["value"])
-    ) is not None:
+        return _source_item(match["value"])
+    if (names := _note_credits(item)) is not None:
         return _Found(credits=names)
+    if match := PAREN_NOTE.fullmatch(item):
+        if (names := _note_credits(match["value"])) is not None:
+            return _Found(credits=names)
+        if _is_agency(match["value"]):
+            return _Found(agency=match["value"].strip())
+    if match := URL_LINE.fullmatch(item):
+        return _Found(url=match["url"])
+    if (match := KEY_LINE.fullmatch(item)) and (found := _read_key(match["key"], match["value"])):
+        return found
+    if LICENCE_LINE.fullmatch(item):
+        return _Found()
     if author := _author_of(item):
         return _Found(author=author)
     if UNREADABLE_DATE_LINE.fullmatch(item):
@@ -231,9 +304,63 @@ def _read_item(item: str) -> _Found | None:
     return None
 
 
-def _clean_source(value: str) -> str:
-    """Drop "and news agencies" and trailing punctuation from a source name."""
-    return AGENCIES_SUFFIX.sub("", value.strip()).strip(" .,;:-")
+def _is_agency(value: str) -> bool:
+    """Tell whether a bracketed line ("(Reuters)", "(AP)") names an agency, not a label."""
+    words = value.split()
+    return (
+        _looks_like_names(value)
+        and len(words) <= MAX_AGENCY_WORDS
+        and value.strip().casefold() not in BRACKETED_LABELS
+    )
+
+
+def _read_key(key: str, value: str) -> _Found | None:
+    """Return what a "Key: value" header line states, or None if the key is not a known one."""
+    match HEADER_KEYS.get(" ".join(key.lower().split())):
+        case "title":
+            return _Found(title=value.strip())
+        case "author":
+            return _Found(author=_names_of(value))
+        case "source":
+            return _source_item(value)
+        case "url":
+            return _Found(url=value.strip().strip("<>"))
+        case "licence":
+            return _Found()
+    return None
+
+
+def _source_item(value: str) -> _Found:
+    """Read a source line's value: a name (without licence note or "and agencies") or a URL."""
+    if match := URL_LINE.fullmatch(value.strip()):
+        return _Found(url=match["url"])
+    return _Found(source=source_name(AGENCIES_SUFFIX.sub("", LICENCE_NOTE.sub("", value))))
+
+
+def source_name(value: str) -> str | None:
+    """Spell a source name one way: spacing collapsed, no corporate suffix ("Reuters Ltd."),
+    shouted words in title case ("REUTERS", "BBC NEWS"; short ones like "BBC" are acronyms)."""
+    name = CORPORATE_SUFFIX.sub("", " ".join(value.split())).strip(" .,;:-")
+    if name.isupper() and " " in name:  # "TIMES OF MALTA", "BBC NEWS"
+        return name_case(name)
+    return (
+        " ".join(
+            word.title() if word.isupper() and sum(c.isalpha() for c in word) > 4 else word
+            for word in name.split()
+        )
+        or None
+    )
+
+
+def name_case(name: str) -> str:
+    """Capitalise a name's words as names are written ("Times of Malta"); short words without
+    a vowel are acronyms and stay ("BBC", "CNN")."""
+    return " ".join(
+        word.lower() if n and word.lower() in NAME_SMALL_WORDS
+        else word.upper() if len(word) <= 3 and not set(word.lower()) & set("aeiou")
+        else word.title()
+        for n, word in enumerate(name.split())
+    )  # fmt: skip
 
 
 def _note_credits(value: str) -> list[str] | None:
@@ -257,9 +384,12 @@ def _split_names(value: str) -> list[str]:
 def _author_of(item: str) -> str | None:
     """Return the person name(s) of a byline as written, or None if it is not a byline."""
     match = BYLINE.fullmatch(item.strip())
-    if not match:
-        return None
-    names = BYLINE_AFFILIATION.split(match["value"], maxsplit=1)[0]
+    return _names_of(match["value"]) if match else None
+
+
+def _names_of(value: str) -> str | None:
+    """Return the person name(s) a byline's value states, without an affiliation, else None."""
+    names = BYLINE_AFFILIATION.split(value, maxsplit=1)[0]
     parts = [p for p in re.split(r"\s*,\s*", names) if p]
     # "Jane Doe, Reuters" names an affiliation; "A, B and C" is a list of people.
     if len(parts) > 1 and not re.match(r"(?:and|&)\s|.*\s(?:and|&)\s", parts[-1]):
@@ -297,7 +427,9 @@ def _looks_like_headline(line: str, rest: list[str]) -> bool:
         return False
     if not (text[0].isupper() or text[0].isdigit() or text[0] in "\"'\u201c\u2018"):
         return False
-    if words[-1].lower() in CONTINUATION_WORDS:
+    # A line running on into the next one ("... met with\nJane Doe") is a wrapped sentence; a
+    # headline may end in any word, as titles in any case do ("Where the Money Comes From").
+    if words[-1] in CONTINUATION_WORDS and rest and rest[0].strip():
         return False
     final = text.rstrip(CLOSERS)[-1:]
     if final in ".,;:\u2026" or (final in "!?" and not _is_title_case(words)):
@@ -314,13 +446,11 @@ def _is_title_case(words: list[str]) -> bool:
 
 def _is_body_after(rest: list[str]) -> bool:
     """Tell whether the lines after a headline candidate start a body of sentences."""
-    content = [line for line in rest if line.strip()]
-    if not content:
-        return False
     # A hard-wrapped first sentence continues in lower case on the next line.
-    first = content[0].lstrip()
-    if first[0].islower() and rest[0].strip() != "":
+    following = rest[0].strip() if rest else ""
+    if following[:1].islower() and not _classify_line(following, _Found()):
         return False
+    content = (line for line in rest if line.strip() and not _classify_line(line, _Found()))
     return any("." in line or "!" in line or "?" in line for line in content)
 
 
@@ -345,12 +475,13 @@ def parse_article(text: str) -> ParsedArticle:
         raise ParseError("article has no body text, only metadata")
     return ParsedArticle(
         body=body,
-        title=title,
+        title=found.title or title,
         published_at=found.published or found.updated,
         author=found.author,
-        source=found.source,
+        source=found.source or source_name(found.agency or ""),
         credits=found.credits,
         photo_credit=found.photo_credit,
+        url=found.url,
     )
 
 
@@ -365,13 +496,14 @@ def _take_footer(lines: list[str], found: _Found) -> int:
             lines[end - 1] = trimmed
         else:
             break
+    found.title = None  # a title key names the headline only at the top (a fact box may end one)
     return end
 
 
 def _strip_glued_trailer(line: str, found: _Found) -> str | None:
     """Cut a source or credits trailer off the end of the last sentence; None if there is none."""
     if match := GLUED_SOURCE.search(line):
-        found.merge(_Found(source=_clean_source(match["value"])))
+        found.merge(_source_item(match["value"]))
     elif match := GLUED_CREDITS.search(line):
         found.merge(_Found(credits=_split_names(match["value"])))
     elif (match := GLUED_PAREN_NOTE.search(line)) and (
@@ -390,12 +522,16 @@ def _take_header(lines: list[str], end: int, found: _Found) -> tuple[int, str | 
     index = 0
     while index < end:
         line = lines[index]
-        if not line.strip() or _classify_line(line, found):
+        if not line.strip() or _classify_line(line, found) or _in_titled_header(lines, index, end):
             index += 1
         elif not dateline_seen and (remainder := _strip_dateline(line, found)) is not None:
             lines[index] = remainder
             dateline_seen = True
-        elif title is None and _looks_like_headline(line, lines[index + 1 : end]):
+        elif (
+            title is None
+            and found.title is None
+            and _looks_like_headline(line, lines[index + 1 : end])
+        ):
             title = line.strip()
             index += 1
         else:
@@ -403,11 +539,28 @@ def _take_header(lines: list[str], end: int, found: _Found) -> tuple[int, str | 
     return index, title
 
 
+def _in_titled_header(lines: list[str], index: int, end: int) -> bool:
+    """Tell whether a line is one of a header block of "Key: value" lines that names the title
+    ("Title: X", "Category: Politics", ...): there, unknown keys are metadata too. Without a
+    title key, "Kremlin: talks resume" may well be the headline."""
+    if not KEY_LINE.fullmatch(lines[index].strip()):
+        return False
+    first, last = index, index
+    while first > 0 and KEY_LINE.fullmatch(lines[first - 1].strip()):
+        first -= 1
+    while last + 1 < end and KEY_LINE.fullmatch(lines[last + 1].strip()):
+        last += 1
+    keys = (KEY_LINE.fullmatch(line.strip()) for line in lines[first : last + 1])
+    return any(HEADER_KEYS.get(key["key"].lower()) == "title" for key in keys if key)
+
+
 def _strip_dateline(line: str, found: _Found) -> str | None:
     """Cut a dateline ("date 2017-03-14 ", "(May 3, 2016) ") off the body; None if there is none."""
-    for pattern in (KEYWORD_DATE_PREFIX, DATELINE_PREFIX):
-        match = pattern.match(line)
-        if match:
-            found.merge(_Found.of_date(_date_from_match(match), match.groupdict().get("kw")))
+    for pattern in (KEYWORD_DATE_PREFIX, DATELINE_PREFIX, AGENCY_DATELINE):
+        if match := pattern.match(line):
+            groups = match.groupdict()
+            if "iso_y" in groups:
+                found.merge(_Found.of_date(_date_from_match(match), groups.get("kw")))
+            found.merge(_Found(agency=groups.get("agency")))
             return line[match.end() :]
     return None

@@ -186,7 +186,7 @@ LAYOUTS: list[tuple[str, str, dict[str, Any]]] = [
     (
         "dateline place without a year states no date",
         f"MOSCOW, March 14 (Reuters) - {BODY}",
-        {"body": f"MOSCOW, March 14 (Reuters) - {BODY}"},
+        {"source": "Reuters"},
     ),
     (
         "title-less one-liner",
@@ -279,12 +279,226 @@ LAYOUTS: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
+# Layouts seen on real news: header blocks, RFC 2822 dates, datelines, credits, URLs, licences.
+URL = "https://news.example.org/2003/01/12/talks-collapse"
+REAL_LAYOUTS: list[tuple[str, str, dict[str, Any]]] = [
+    (
+        "key-value header block",
+        f"Title: Talks Collapse in Geneva\nDate: Sun, 12 Jan 2003 14:05:00 -0500 (EST)\n"
+        f"Author: Jane Doe\nSource: Example Wire\nURL: {URL}\n\n{BODY}",
+        {
+            "title": "Talks Collapse in Geneva",
+            "published_at": date(2003, 1, 12),
+            "author": "Jane Doe",
+            "source": "Example Wire",
+            "url": URL,
+        },
+    ),
+    (
+        "header keys in other case and order",
+        f"url: {URL}\nSOURCE: Example Wire\nBy: Jane Doe\nDATE: 2003-01-12\n"
+        f"Headline: Talks collapse, and then what?\n\n{BODY}",
+        {
+            "title": "Talks collapse, and then what?",
+            "published_at": date(2003, 1, 12),
+            "author": "Jane Doe",
+            "source": "Example Wire",
+            "url": URL,
+        },
+    ),
+    (
+        "unknown keys in a header block",
+        f"Title: Talks Collapse in Geneva\nCategory: Politics\nDate: 12 January 2003\n\n{BODY}",
+        {"title": "Talks Collapse in Geneva", "published_at": date(2003, 1, 12)},
+    ),
+    (
+        "unknown keys before the title key",
+        f"Section: World\nTitle: Talks Collapse in Geneva\nDate: 12 January 2003\n\n{BODY}",
+        {"title": "Talks Collapse in Geneva", "published_at": date(2003, 1, 12)},
+    ),
+    (
+        "headline with a colon above a date header",
+        f"Date: 12 January 2003\nGeneva: talks collapse after a week\n\n{BODY}",
+        {"title": "Geneva: talks collapse after a week", "published_at": date(2003, 1, 12)},
+    ),
+    (
+        "headline with a colon under a date header",
+        f"Geneva: talks collapse after a week\nDate: 12 January 2003\n\n{BODY}",
+        {"title": "Geneva: talks collapse after a week", "published_at": date(2003, 1, 12)},
+    ),
+    (
+        "rfc 2822 date under the headline",
+        f"Talks Collapse in Geneva\nSun, 12 Jan 2003 14:05:00 GMT\n\n{BODY}",
+        {"title": "Talks Collapse in Geneva", "published_at": date(2003, 1, 12)},
+    ),
+    (
+        "rfc 2822 date header above the headline",
+        f"Date: Sun, 12 Jan 2003 14:05:00 +0000\nTalks Collapse in Geneva\n\n{BODY}",
+        {"title": "Talks Collapse in Geneva", "published_at": date(2003, 1, 12)},
+    ),
+    (
+        "byline then date under the headline",
+        f"Talks Collapse in Geneva\nBy Jane Doe, Example Wire\nSunday, January 12, 2003\n\n{BODY}",
+        {
+            "title": "Talks Collapse in Geneva",
+            "author": "Jane Doe",
+            "published_at": date(2003, 1, 12),
+        },
+    ),
+    (
+        "date then byline under the headline",
+        f"Talks collapse in Geneva\n12 January 2003, 10:15 a.m. EST\nBY JANE DOE\n{BODY}",
+        {
+            "title": "Talks collapse in Geneva",
+            "author": "JANE DOE",
+            "published_at": date(2003, 1, 12),
+        },
+    ),
+    (
+        "unambiguous us numeric date",
+        f"Talks Collapse in Geneva\n12/25/2003\n\n{BODY}",
+        {"title": "Talks Collapse in Geneva", "published_at": date(2003, 12, 25)},
+    ),
+    (
+        "unambiguous european numeric date",
+        f"Published: 25.12.2003\n{BODY}",
+        {"published_at": date(2003, 12, 25)},
+    ),
+    (
+        "ambiguous numeric date under the headline",
+        f"Talks Collapse in Geneva\n01/12/2003\n\n{BODY}",
+        {"title": "Talks Collapse in Geneva"},
+    ),
+    (
+        "weekday settles a numeric date",
+        f"Talks Collapse in Geneva\nSunday, 01/12/2003\n\n{BODY}",
+        {"title": "Talks Collapse in Geneva", "published_at": date(2003, 1, 12)},
+    ),
+    (
+        "weekday contradicting the date",
+        f"Talks Collapse in Geneva\nSaturday, January 12, 2003\n\n{BODY}",
+        {"title": "Talks Collapse in Geneva"},
+    ),
+    (
+        "no date at all",
+        f"Talks Collapse in Geneva\nBy Jane Doe\n\n{BODY}",
+        {"title": "Talks Collapse in Geneva", "author": "Jane Doe"},
+    ),
+    (
+        "agency dateline with a year",
+        f"WASHINGTON, Jan. 12, 2003 (Reuters) - {BODY}",
+        {"source": "Reuters", "published_at": date(2003, 1, 12)},
+    ),
+    (
+        "agency dateline without a date",
+        f"Talks Collapse in Geneva\n\nNEW YORK/GENEVA (AP) \u2014 {BODY}",
+        {"title": "Talks Collapse in Geneva", "source": "AP"},
+    ),
+    (
+        "date header and a year-less dateline",
+        f"Date: 2003-01-12\n\nGENEVA, Jan. 12 (Reuters) -- {BODY}",
+        {"published_at": date(2003, 1, 12), "source": "Reuters"},
+    ),
+    ("closing agency credit line", f"{BODY}\n\n(Reuters)", {"source": "Reuters"}),
+    (
+        "bracketed label is not an agency",
+        f"(Updated)\n{BODY}\n(Video)",
+        {"body": f"(Updated)\n{BODY}\n(Video)"},
+    ),
+    (
+        "source line wins over an agency credit",
+        f"{BODY}\nSource: Example Wire\n(AP)\n",
+        {"source": "Example Wire"},
+    ),
+    (
+        "trailing reporting and editing line",
+        f"{BODY}\nReporting by Jane Doe in Geneva; Editing by Max Moe",
+        {"credits": ["Jane Doe"]},
+    ),
+    ("trailing editing note only", f"{BODY}\n(Editing by Max Moe)", {}),
+    ("bare url line at the bottom", f"{BODY}\n\n{URL}\n", {"url": URL}),
+    (
+        "bare url line under the headline",
+        f"Talks Collapse in Geneva\n{URL}\n\n{BODY}",
+        {"title": "Talks Collapse in Geneva", "url": URL},
+    ),
+    (
+        "licence note in the source line",
+        f"{BODY}\nSource: Example Wire (CC BY 2.5)",
+        {"source": "Example Wire"},
+    ),
+    (
+        "licence clause in the source line",
+        f"{BODY}\nSource: Example Wire, licensed under CC BY-SA 4.0.",
+        {"source": "Example Wire"},
+    ),
+    (
+        "licence line at the bottom",
+        f"{BODY}\n\nThis article is licensed under the Creative Commons Attribution 2.5 License.",
+        {},
+    ),
+    (
+        "copyright line at the bottom",
+        f"{BODY}\nCopyright 2003 Example Wire. All rights reserved.",
+        {},
+    ),
+    (
+        "source spelt the corpus's one way",
+        f"{BODY}\nSOURCE: REUTERS NEWS AGENCY Ltd.",
+        {"source": "Reuters News Agency"},
+    ),
+    ("source acronym kept", f"{BODY}\n(AFP)", {"source": "AFP"}),
+    (
+        "licence in the last sentence is body",
+        f"{BODY}\nThe broadcaster is licensed under new rules.",
+        {"body": f"{BODY}\nThe broadcaster is licensed under new rules."},
+    ),
+    (
+        "copyright in the last sentence is body",
+        f"{BODY}\nCopyright claims rose by a third.",
+        {"body": f"{BODY}\nCopyright claims rose by a third."},
+    ),
+    (
+        "title key at the bottom is not the headline",
+        f"Talks Collapse in Geneva\n\n{BODY}\nTitle: The Last Round",
+        {"title": "Talks Collapse in Geneva"},
+    ),
+    (
+        "source line that is a url",
+        f"{BODY}\nSource: {URL}",
+        {"url": URL},
+    ),
+    *(
+        (f"headline ending in {word}", f"{title}\n\n{BODY}", {"title": title})
+        for word, title in [
+            ("with", "Talks Resume as Rivals Find a Partner to Work With"),
+            ("that", "The Vote Nobody Expected, and Why That"),
+            ("from", "Where the Money Comes From"),
+            ("which", "Ten Reforms, and Which"),
+            ("a lower-case word", "What the new law does away with"),
+        ]
+    ),
+    (
+        "wrapped sentence ending in a function word is not a headline",
+        "Officials in Geneva met with\nJane Doe on Tuesday. Talks resume soon.",
+        {"body": "Officials in Geneva met with\nJane Doe on Tuesday. Talks resume soon."},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [c[1:] for c in REAL_LAYOUTS], ids=[c[0] for c in REAL_LAYOUTS]
+)
+def test_real_layouts(text: str, expected: dict[str, Any]) -> None:
+    test_invented_layouts(text, expected)
+
+
 @pytest.mark.parametrize(
     ("text", "expected"), [c[1:] for c in LAYOUTS], ids=[c[0] for c in LAYOUTS]
 )
 def test_invented_layouts(text: str, expected: dict[str, Any]) -> None:
     defaults: dict[str, Any] = {"title": None, "published_at": None, "author": None}
-    defaults |= {"source": None, "credits": [], "photo_credit": None, "body": BODY}
+    defaults |= {"source": None, "credits": [], "photo_credit": None, "url": None, "body": BODY}
 
     assert asdict(parse_article(text)) == defaults | expected
 
@@ -329,6 +543,20 @@ def test_inner_whitespace_and_unicode_survive() -> None:
         ("03/04/2018", None),
         ("March 2018", None),
         ("yesterday", None),
+        ("Sun, 12 Jan 2003 14:05:00 -0500 (EST)", date(2003, 1, 12)),
+        ("Sunday, January 12, 2003", date(2003, 1, 12)),
+        ("2003-01-12T14:05:00+01:00", date(2003, 1, 12)),
+        ("12-Jan-2003", date(2003, 1, 12)),
+        ("12/25/2003", date(2003, 12, 25)),
+        ("25/12/2003", date(2003, 12, 25)),
+        ("25.12.2003", date(2003, 12, 25)),
+        ("12/12/2003", date(2003, 12, 12)),
+        ("01/12/2003", None),
+        ("Sunday, 01/12/2003", date(2003, 1, 12)),
+        ("Monday, 01/12/2003", date(2003, 12, 1)),
+        ("Saturday, January 12, 2003", None),
+        ("13/13/2003", None),
+        ("12/01/03", None),
     ],
 )
 def test_parse_date(text: str, expected: date | None) -> None:
