@@ -9,9 +9,10 @@ a unit-of-work flush per article nor a recount of every mention of a common enti
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.ingest import stories
 from app.ingest.names import lookup_key
-from app.ingest.parse import ParsedArticle
+from app.ingest.parse import ParsedArticle, name_case, source_name
 from app.ingest.stories import driver_sql, raw_cursor
 from app.models import Article, Entity, Mention
 
@@ -52,6 +53,7 @@ class Prepared:
 
     def __post_init__(self) -> None:
         self.word_count = len(self.parsed.body.split())
+        self.url = self.url or self.parsed.url  # given apart (POST) or stated by the text
 
 
 def stable_id(text: str) -> str:
@@ -61,6 +63,34 @@ def stable_id(text: str) -> str:
 
 def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+# Words an outlet's name may or may not carry: "The Guardian" is "Guardian", "Reuters News" is
+# "Reuters" when the corpus has both.
+SOURCE_ARTICLE = "The"
+SOURCE_SUFFIXES = ("News", "News Agency", "News Service", "Newswire", "Agency", "Wire Service")
+_SOURCE_KEY_AFFIXES = re.compile(
+    rf"^the\s+|(?:\s+(?:{'|'.join(s.lower() for s in SOURCE_SUFFIXES)}))+$", re.IGNORECASE
+)
+
+
+def source_key(name: str) -> str:
+    """Fold a source name: case, punctuation, a leading "The", a trailing "News" do not matter."""
+    words = " ".join(re.sub(r"[^\w&]+", " ", name.casefold()).split())
+    return _SOURCE_KEY_AFFIXES.sub("", words) or words
+
+
+def source_spellings(name: str) -> set[str]:
+    """The spellings of name that source_key folds to the same key and source_name may store."""
+    bare = re.sub(rf"^{SOURCE_ARTICLE}\s+", "", name, flags=re.IGNORECASE)
+    for suffix in sorted(SOURCE_SUFFIXES, key=len, reverse=True):
+        if bare.lower().endswith(" " + suffix.lower()):
+            bare = bare[: -len(suffix) - 1]
+            break
+    articles = ("", f"{SOURCE_ARTICLE} ")
+    suffixes = ("", *(f" {suffix}" for suffix in SOURCE_SUFFIXES))
+    forms = {f"{article}{bare}{suffix}" for article in articles for suffix in suffixes}
+    return {spelt for f in forms for spelt in (f, name_case(f), f.upper(), f.lower())}
 
 
 def chunks(items: Sequence[_T], size: int = CHUNK) -> Iterator[Sequence[_T]]:
@@ -114,6 +144,7 @@ def load_articles(
 def _write(
     session: Session, items: list[Prepared], known: dict[str, str], *, assign_stories: bool
 ) -> None:
+    settle_sources(session, items)
     now = datetime.now(UTC).replace(tzinfo=None)
     first = next_seq(session)
     seq = {item.origin: first + n for n, item in enumerate(items)}
@@ -133,6 +164,24 @@ def _write(
         touched_stories |= _assign(session, [pks[i.origin] for i in items])
     drop_unmentioned(session, touched)
     stories.refresh_stories(session, touched_stories)
+
+
+def settle_sources(session: Session, items: Sequence[Prepared]) -> None:
+    """Give each item's source the spelling the corpus already has for it (the first one
+    loaded), so that "REUTERS", "Reuters News" and "Reuters" are one source."""
+    names = {s: source_name(s) for item in items if (s := item.parsed.source) is not None}
+    wanted = sorted({s for name in names.values() if name for s in source_spellings(name)})
+    known: dict[str, str] = {}
+    for chunk in chunks(wanted):
+        query = select(Article.source).where(Article.source.in_(chunk)).distinct()
+        for spelt in sorted(s for s in session.scalars(query) if s is not None):
+            known.setdefault(source_key(spelt), spelt)
+    for item in items:
+        name = names.get(item.parsed.source or "")
+        if name is not None:
+            name = known.setdefault(source_key(name), name)
+        if name != item.parsed.source:
+            item.parsed = replace(item.parsed, source=name)
 
 
 def _refill(

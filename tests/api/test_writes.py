@@ -79,3 +79,12 @@ def test_post_runs_the_pipeline_and_is_idempotent(writable: TestClient) -> None:
 )
 def test_invalid_article_is_422(writable: TestClient, payload: dict) -> None:
     assert_problem(writable.post("/articles", json=payload, headers={"X-API-Key": KEY}), 422)
+
+
+def test_sources_lists_one_spelling_per_source(writable: TestClient) -> None:
+    for n, source in enumerate(["Times of Malta", "TIMES OF MALTA", "The Times of Malta News"]):
+        article = NEW | {"title": f"{NEW['title']} ({n})", "source": source}
+        assert writable.post("/articles", json=article, headers={"X-API-Key": KEY}).is_success
+
+    assert writable.get("/sources").json() == [{"name": "Times of Malta", "article_count": 3}]
+    wait_for(writable, {"source": "the times of malta"}, 3)

@@ -16,7 +16,7 @@ from app.db import write_session
 from app.ingest import pipeline, stories
 from app.ingest.files import iter_article_files
 from app.ingest.load import Outcome, Prepared, content_hash, load_articles, replace_entities
-from app.ingest.parse import parse_article
+from app.ingest.parse import ParsedArticle, parse_article
 from app.ingest.pipeline import ingest_files
 from app.models import Article, Entity, EntityName, Mention, Story
 from tests.conftest import SEEDS, make_settings, migrated_engine
@@ -215,3 +215,47 @@ def test_cli_no_extract_leaves_stories_to_restory_pending(
     assert "3 articles in 1 stories; 0 changed story, 3 had none" in result.output
     with Session(engine) as session:
         assert stories.count_unassigned(session) == 0
+
+
+def test_spellings_of_one_source_are_stored_as_the_first_one(tmp_path: Path) -> None:
+    engine = migrated_engine(make_settings(tmp_path))
+
+    def batch(*sources: str) -> list[Prepared]:
+        return [
+            Prepared(f"post:{s}", ParsedArticle(body=f"Body {n}.", source=s), content_hash(s))
+            for n, s in enumerate(sources)
+        ]
+
+    with write_session(engine) as session:
+        load_articles(session, batch("Reuters", "REUTERS", "The Guardian", "Reuters Ltd."))
+    with write_session(engine) as session:
+        load_articles(
+            session, batch("Reuters News", "guardian", "reuters", "Thomson Reuters", "AP")
+        )
+    with Session(engine) as session:
+        stored = dict(session.execute(select(Article.origin, Article.source)).all())
+    assert stored == {
+        "post:Reuters": "Reuters",
+        "post:REUTERS": "Reuters",
+        "post:The Guardian": "The Guardian",
+        "post:Reuters Ltd.": "Reuters",
+        "post:Reuters News": "Reuters",
+        "post:guardian": "The Guardian",
+        "post:reuters": "Reuters",
+        "post:Thomson Reuters": "Thomson Reuters",  # another name, not a spelling
+        "post:AP": "AP",
+    }
+
+
+def test_a_url_line_of_the_text_is_the_articles_url(tmp_path: Path) -> None:
+    engine = migrated_engine(make_settings(tmp_path))
+    text = "Talks Collapse in Geneva\nhttps://news.example.org/talks\n\nThe talks collapsed."
+    with write_session(engine) as session:
+        load_articles(session, [Prepared("file:a.txt", parse_article(text), content_hash(text))])
+    with Session(engine) as session:
+        article = session.scalars(select(Article)).one()
+    assert (article.url, article.title) == (
+        "https://news.example.org/talks",
+        "Talks Collapse in Geneva",
+    )
+    assert "example.org" not in article.body
