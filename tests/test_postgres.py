@@ -108,3 +108,28 @@ def test_cursor_values_past_an_integer_column_are_400_and_its_largest_is_served(
         assert pg_client.get(path, params={"cursor": cursor}).status_code == 400, path
         cursor = cursors.encode(largest, fingerprint(params))
         assert pg_client.get(path, params={"cursor": cursor}).status_code == 200, path
+
+
+def test_spellings_of_one_source_fold_to_the_first(
+    pg_client: TestClient, database_url: str
+) -> None:
+    """Runs last: it adds articles the tests above do not expect."""
+    from app.db import write_session
+    from app.ingest.load import Prepared, content_hash, load_articles
+    from app.ingest.parse import ParsedArticle
+
+    engine = create_engine(database_url)
+    for sources in (["Example Wire", "EXAMPLE WIRE"], ["The Example Wire News", "example wire"]):
+        with write_session(engine) as session:
+            load_articles(
+                session,
+                [
+                    Prepared(
+                        f"post:{s}", ParsedArticle(body=f"Body {s}.", source=s), content_hash(s)
+                    )
+                    for s in sources
+                ],
+            )
+    engine.dispose()
+    listed = {s["name"]: s["article_count"] for s in pg_client.get("/sources").json()}
+    assert listed == {"Example Wire": 4, "Al Jazeera": 1}
