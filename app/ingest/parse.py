@@ -210,6 +210,15 @@ NOTE_PART = re.compile(
 )
 REPORTING_ROLES = re.compile(r"(?:with\s+)?(?:additional\s+)?(?:reporting|writing)", re.I)
 BYLINE = re.compile(r"(?:By|BY|Written by|Words by)\s+(?P<value>\S.*)")
+# "Jane Doe, Geneva correspondent", "Jane Doe, Staff Writer": a name, then its role.
+ROLE_BYLINE = re.compile(
+    r"(?P<value>[^,]{3,60}),\s+(?:[\w'\u2019-]+\s+){0,3}(?:correspondent|reporter|editor|writer"
+    r"|columnist|contributor|analyst|producer)s?(?:\s+(?:in|at|for|of)\s+.{1,40})?",
+    re.IGNORECASE,
+)
+SHOUTED_NAME = re.compile(
+    r"(?P<name>(?:[A-Z][A-Z.'\u2019-]+\s+)+[A-Z][A-Z.'\u2019-]+)\s+(?=[A-Z][a-z])"
+)
 REPORTER_LOCATION = re.compile(r"\s+(?:in|from)\s+[A-Z][\w .'\u2019-]*$")
 NAME_LIST_SPLIT = re.compile(r"\s*(?:,|;|&|\band\b)\s*")
 BYLINE_AFFILIATION = re.compile(r"\s+(?:for|of|at)\s+|\s*[|(/]\s*|\s+[-\u2013\u2014]\s+")
@@ -229,6 +238,11 @@ CORPORATE_SUFFIX = re.compile(
 # Words that stay in lower case inside a name ("Times of Malta", "Folha de S.Paulo").
 NAME_SMALL_WORDS = {"of", "the", "and", "for", "on", "in", "at", "de", "la", "le", "du", "des"}
 NAME_SMALL_WORDS |= {"del", "da", "di", "do", "dos", "das", "y", "e", "et", "und", "van", "von"}
+# An agency alone on a line closes (or opens) many wire stories: "(Reuters)", "-- AP".
+AGENCY_LINE = re.compile(
+    r"(?:\((?P<in>[^()\n]{1,40})\)|(?:--|[\u2013\u2014])\s*(?P<after>[^()\s][^()\n]{0,39}))\.?"
+)
+READING_TIME = re.compile(r"\d{1,3}\s*-?\s*min(?:ute)?s?\.?\s+read", re.IGNORECASE)
 MAX_AGENCY_WORDS = 4  # "(Reuters)", "(AP)", "(Agence France-Presse)" close or open an article
 # Bracketed words that label an article or a passage rather than name its agency.
 BRACKETED_LABELS = {"updated", "corrected", "correction", "update", "video", "audio", "photos"}
@@ -251,7 +265,8 @@ _LICENCE = (
     r"(?:creative\s+commons|\bcc[\s-]?by(?:[\s-](?:sa|nd|nc))*\b|\bcc0\b|\bgfdl\b"
     r"|gnu\s+free\s+documentation|all\s+rights\s+reserved)"
 )
-_COPYRIGHT = r"(?:copyright\s*(?:\u00a9|\(c\))?|\u00a9|\(c\))\s*\d{4}\b"
+# "Copyright 2003 ...", "Copyright (c) ...", "\u00a9 Example Wire 2003".
+_COPYRIGHT = r"(?:(?:copyright\s*)?(?:\u00a9|\(c\)\s*\d{4}\b)|copyright\s+\d{4}\b)"
 LICENCE_LINE = re.compile(rf"\(?{_COPYRIGHT}.*|.*{_LICENCE}.*", re.IGNORECASE)
 # ... and in a source line, a licence note in brackets or after a comma or dash.
 LICENCE_NOTE = re.compile(
@@ -286,11 +301,16 @@ def _read_item(item: str) -> _Found | None:
         return _source_item(match["value"])
     if (names := _note_credits(item)) is not None:
         return _Found(credits=names)
-    if match := PAREN_NOTE.fullmatch(item):
-        if (names := _note_credits(match["value"])) is not None:
-            return _Found(credits=names)
-        if _is_agency(match["value"]):
-            return _Found(agency=match["value"].strip())
+    if (match := PAREN_NOTE.fullmatch(item)) and (
+        names := _note_credits(match["value"])
+    ) is not None:
+        return _Found(credits=names)
+    if (match := AGENCY_LINE.fullmatch(item)) and _is_agency(
+        agency := match["in"] or match["after"]
+    ):
+        return _Found(agency=agency.strip())
+    if READING_TIME.fullmatch(item):
+        return _Found()
     if match := URL_LINE.fullmatch(item):
         return _Found(url=match["url"])
     if (match := KEY_LINE.fullmatch(item)) and (found := _read_key(match["key"], match["value"])):
@@ -305,7 +325,7 @@ def _read_item(item: str) -> _Found | None:
 
 
 def _is_agency(value: str) -> bool:
-    """Tell whether a bracketed line ("(Reuters)", "(AP)") names an agency, not a label."""
+    """Tell whether "Reuters" in "(Reuters)" or "-- Reuters" names an agency, not a label."""
     words = value.split()
     return (
         _looks_like_names(value)
@@ -327,6 +347,8 @@ def _read_key(key: str, value: str) -> _Found | None:
             return _Found(url=value.strip().strip("<>"))
         case "licence":
             return _Found()
+    if match := URL_LINE.fullmatch(value.strip()):  # "Read more: https://..."
+        return _Found(url=match["url"])
     return None
 
 
@@ -383,12 +405,14 @@ def _split_names(value: str) -> list[str]:
 
 def _author_of(item: str) -> str | None:
     """Return the person name(s) of a byline as written, or None if it is not a byline."""
-    match = BYLINE.fullmatch(item.strip())
+    match = BYLINE.fullmatch(item.strip()) or ROLE_BYLINE.fullmatch(item.strip())
     return _names_of(match["value"]) if match else None
 
 
 def _names_of(value: str) -> str | None:
     """Return the person name(s) a byline's value states, without an affiliation, else None."""
+    if match := SHOUTED_NAME.match(value):  # "JANE DOE Associated Press"
+        value = match["name"]
     names = BYLINE_AFFILIATION.split(value, maxsplit=1)[0]
     parts = [p for p in re.split(r"\s*,\s*", names) if p]
     # "Jane Doe, Reuters" names an affiliation; "A, B and C" is a list of people.

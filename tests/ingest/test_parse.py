@@ -449,6 +449,34 @@ REAL_LAYOUTS: list[tuple[str, str, dict[str, Any]]] = [
     ),
     ("source acronym kept", f"{BODY}\n(AFP)", {"source": "AFP"}),
     (
+        "copyright sign line at the bottom",
+        f"{BODY}\n\n\u00a9 Example Wire 2003",
+        {},
+    ),
+    (
+        "list item at the bottom is body",
+        f"{BODY}\n(c) raise tariffs.",
+        {"body": f"{BODY}\n(c) raise tariffs."},
+    ),
+    ("closing dashed agency line", f"{BODY}\n\n-- Reuters", {"source": "Reuters"}),
+    ("labelled url line", f"{BODY}\n\nRead more: {URL}", {"url": URL}),
+    (
+        "agency byline with a shouted name and reading time",
+        f"Talks Collapse in Geneva\nBy JANE DOE Associated Press\n4 min read\n\n"
+        f"GENEVA (AP) \u2014 {BODY}",
+        {"title": "Talks Collapse in Geneva", "author": "JANE DOE", "source": "AP"},
+    ),
+    (
+        "byline naming a role",
+        f"Talks Collapse in Geneva\nJane Doe, Geneva correspondent\nSun 12 Jan 2003 14.05 GMT\n\n"
+        f"{BODY}",
+        {
+            "title": "Talks Collapse in Geneva",
+            "author": "Jane Doe",
+            "published_at": date(2003, 1, 12),
+        },
+    ),
+    (
         "licence in the last sentence is body",
         f"{BODY}\nThe broadcaster is licensed under new rules.",
         {"body": f"{BODY}\nThe broadcaster is licensed under new rules."},
