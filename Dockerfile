@@ -13,19 +13,17 @@ WORKDIR /srv/newscorpus
 # Dependencies first, from the lock file, so code changes do not reinstall them.
 COPY pyproject.toml uv.lock README.md ./
 RUN /opt/uv/bin/uv sync --frozen --no-dev --no-install-project --no-cache
-COPY alembic.ini ./
-COPY migrations ./migrations
 COPY app ./app
-# The project stays an editable install: app/migrate.py finds alembic.ini next to app/.
-# Its bytecode is compiled here because the running container may not write it.
-RUN /opt/uv/bin/uv sync --frozen --no-dev --no-cache \
-    && .venv/bin/python3 -m compileall -q app migrations
+# The project is built into a wheel and installed (not an editable checkout): it carries its
+# migrations, and the image needs nothing but the environment. UV_COMPILE_BYTECODE compiles it
+# here because the running container may not write bytecode.
+RUN /opt/uv/bin/uv sync --frozen --no-dev --no-editable --no-cache
 
 FROM ${BASE_IMAGE}
 RUN useradd --uid 10001 --user-group --no-create-home --home-dir /data --shell /usr/sbin/nologin \
         newscorpus \
     && mkdir -p /data && chown newscorpus /data
-COPY --from=build /srv/newscorpus /srv/newscorpus
+COPY --from=build /srv/newscorpus/.venv /srv/newscorpus/.venv
 COPY seeds /srv/newscorpus/seeds
 WORKDIR /srv/newscorpus
 ENV PATH=/srv/newscorpus/.venv/bin:$PATH HOME=/data \

@@ -10,21 +10,66 @@ from contextlib import contextmanager
 from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
-from typing import Annotated
+from typing import Any, TypeVar
 
-import typer
+import click
+from pydantic_core import PydanticUndefined
 from rich.progress import Progress
 from sqlalchemy import ColumnElement, Engine, func, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings, get_settings
 from app.db import create_db_engine
+from app.failures import FAILURE, USAGE, explain
 from app.ingest.pipeline import load_extractor
 from app.migrate import upgrade_to_head
 from app.models import Article
 from app.search.tantivy_index import IndexBusy, TantivyIndex
 
-cli = typer.Typer(help="newscorpus: a REST API over a news-article corpus.", no_args_is_help=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Commands(click.Group):
+    """Commands whose foreseeable failures end in one line (what, where, the fix) and exit
+    status 2 (a wrong setting or argument) or 1, rather than in a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as error:
+            explained = explain(error, **_places())
+            if explained is None:
+                raise
+            one_line = _Usage if explained.status == USAGE else _Failure
+            raise one_line(str(explained)) from error
+
+
+class _Failure(click.ClickException):
+    exit_code = FAILURE
+
+
+class _Usage(click.ClickException):
+    exit_code = USAGE
+
+
+def _places() -> dict[str, Any]:
+    """The database and data directory, to name in a message (none if settings are bad)."""
+    try:
+        settings = get_settings()
+    except Exception:
+        return {}
+    return {"database_url": settings.resolved_database_url, "data_dir": settings.data_dir}
+
+
+@click.group(
+    cls=_Commands,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(package_name="newscorpus", prog_name="newscorpus")
+@click.option("-v", "--verbose", is_flag=True, help="Also show Alembic's migration messages.")
+def cli(verbose: bool) -> None:
+    """newscorpus: a REST API over a news-article corpus."""
+    logging.getLogger("alembic").setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 # The last revision before stories: a database upgraded from it gets its articles assigned.
@@ -60,16 +105,16 @@ def _assign_pending_stories(engine: Engine) -> int:
     with Progress(transient=True) as progress:
         task = progress.add_task("assigning stories", total=pending)
         restory(engine, only_unassigned=True, on_progress=lambda n: progress.advance(task, n))
-    typer.echo(f"assigned stories to {pending} articles")
+    click.echo(f"assigned stories to {pending} articles")
     return pending
 
 
 def _catch_up_index(settings: Settings, engine: Engine) -> None:
     index = TantivyIndex(settings.resolved_index_dir, engine)
     try:
-        typer.echo(f"indexed {index.catch_up()} articles")
+        click.echo(f"indexed {index.catch_up()} articles")
     except IndexBusy:
-        typer.echo("a running server holds the index: it will index the new articles")
+        click.echo("a running server holds the index: it will index the new articles")
     finally:
         index.close()
 
@@ -77,10 +122,11 @@ def _catch_up_index(settings: Settings, engine: Engine) -> None:
 def ingest_into(settings: Settings, engine: Engine, paths: list[Path], *, extract: bool) -> bool:
     """Ingest files with a progress bar; return True if every file loaded. Without extraction
     (a bulk load) stories wait too: `extract` or `restory --pending` assigns them."""
-    from app.ingest.files import iter_article_files
+    from app.ingest.files import iter_article_files, refuse_same_ids
     from app.ingest.pipeline import ingest_files
 
     files = list(iter_article_files(paths))
+    refuse_same_ids(files)
     extractor = load_extractor(settings) if extract else None
     follower = _IndexFollower(settings) if not extract and len(files) >= FOLLOW_FILES else None
     try:
@@ -100,10 +146,10 @@ def ingest_into(settings: Settings, engine: Engine, paths: list[Path], *, extrac
         if follower is not None:
             follower.stop()
     for warning in report.warnings:
-        typer.echo(f"warning: {warning}", err=True)
+        click.echo(f"warning: {warning}", err=True)
     for name, reason in report.failed:
-        typer.echo(f"failed: {name}: {reason}", err=True)
-    typer.echo(report.summary())
+        click.echo(f"failed: {name}: {reason}", err=True)
+    click.echo(report.summary())
     if not extract:
         _note_pending_stories(engine)
     if follower is None or not follower.finish():
@@ -147,11 +193,11 @@ class _IndexFollower:
         self.stop()
         self._process.join()
         if self._process.exitcode == FOLLOWER_BUSY:
-            typer.echo("a running server holds the index: it will index the new articles")
+            click.echo("a running server holds the index: it will index the new articles")
         elif self._process.exitcode != 0:
             return False
         else:
-            typer.echo(f"indexed {self._indexed.value} articles")
+            click.echo(f"indexed {self._indexed.value} articles")
         return True
 
 
@@ -191,36 +237,60 @@ def _note_pending_stories(engine: Engine) -> None:
     with Session(engine) as session:
         pending = count_unassigned(session)
     if pending:
-        typer.echo(
+        click.echo(
             f"{pending} articles wait for a story: `newscorpus extract --pending` "
             "or `newscorpus restory --pending` assigns them"
         )
 
 
+def _setting_option(name: str, help: str, **options: Any) -> Callable[[F], F]:
+    """An option whose default is the NEWSCORPUS_ setting of the same name (both in --help)."""
+    default = Settings.model_fields[name].default
+    options = {
+        "envvar": f"NEWSCORPUS_{name.upper()}",
+        "show_envvar": True,
+        "default": None if default is PydanticUndefined else default,
+        "show_default": True,
+        **options,
+    }
+    return click.option(f"--{name}", help=help, **options)
+
+
 @cli.command()
-def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or directories (recursive)")],
-    extract: Annotated[
-        bool,
-        typer.Option(
-            help="Find entities and assign stories now. --no-extract (bulk loads) leaves both "
-            "for later: `newscorpus extract --pending` does both, `restory --pending` just the "
-            "stories."
-        ),
-    ] = True,
-) -> None:
-    """Ingest article files; exit 1 if any file failed."""
+@click.argument(
+    "paths", metavar="PATH...", nargs=-1, required=True, type=click.Path(path_type=Path)
+)
+@click.option(
+    "--extract/--no-extract",
+    default=True,
+    show_default=True,
+    help="Find entities and assign stories now. --no-extract (bulk loads) leaves both for "
+    "later: `newscorpus extract --pending` does both, `restory --pending` just the stories.",
+)
+def ingest(paths: tuple[Path, ...], extract: bool) -> None:
+    """Ingest article files and directories (recursive, *.txt).
+
+    Exits 1 if any file failed (each is named with its reason)."""
     settings = get_settings()
-    if not ingest_into(settings, _ready_engine(settings), paths, extract=extract):
-        raise typer.Exit(1)
+    if not ingest_into(settings, _ready_engine(settings), list(paths), extract=extract):
+        raise SystemExit(1)
 
 
 @cli.command()
-def serve(
-    seed: Annotated[
-        Path | None, typer.Option(help="Ingest this directory first if the database is empty")
-    ] = None,
-) -> None:
+@click.option(
+    "--seed",
+    type=click.Path(path_type=Path),
+    help="Ingest this directory first if the database is empty.",
+)
+@_setting_option("host", "Address to listen on.")
+@_setting_option("port", "Port to listen on.", type=click.IntRange(0, 65535))
+@_setting_option(
+    "workers",
+    "Server processes; all serve requests, one also indexes.",
+    type=click.IntRange(min=1),
+    show_default="the cores this process may use",
+)
+def serve(seed: Path | None, host: str, port: int, workers: int | None) -> None:
     """Migrate, optionally seed an empty database, and serve the API."""
     import uvicorn
 
@@ -236,10 +306,10 @@ def serve(
     uvicorn.run(
         "app.main:create_app",
         factory=True,
-        host=settings.host,
-        port=settings.port,
+        host=host,
+        port=port,
         log_level=settings.log_level,
-        workers=settings.workers,
+        workers=workers or settings.workers,
         access_log=settings.access_log,
         timeout_worker_healthcheck=60,  # a worker's start-up (imports) is slow on a busy host
     )
@@ -251,10 +321,10 @@ def reindex() -> None:
     settings = get_settings()
     index = TantivyIndex(settings.resolved_index_dir, _ready_engine(settings))
     try:
-        typer.echo(f"indexed {index.rebuild()} articles")
+        click.echo(f"indexed {index.rebuild()} articles")
     except IndexBusy:
-        typer.echo("a running server holds the index; stop it first", err=True)
-        raise typer.Exit(1) from None
+        click.echo("a running server holds the index; stop it first", err=True)
+        raise SystemExit(1) from None
     finally:
         index.close()
 
@@ -276,17 +346,17 @@ def _progress_over_articles(
 
 
 @cli.command()
-def extract(
-    pending: Annotated[
-        bool,
-        typer.Option(
-            help="Only the articles without any entity yet: those of an ingest --no-extract, "
-            "and those an interrupted run did not reach (it commits as it goes)"
-        ),
-    ] = False,
-) -> None:
-    """Find the entities of every article again (after a model or alias-table change; after an
-    `ingest --no-extract`, --pending), then give a story to the articles that have none."""
+@click.option(
+    "--pending",
+    is_flag=True,
+    help="Only the articles without any entity yet: those of an ingest --no-extract, and "
+    "those an interrupted run did not reach (it commits as it goes).",
+)
+def extract(pending: bool) -> None:
+    """Find the entities of articles again, then give stories to those without one.
+
+    Every article (after a model or alias-table change), or with --pending those of an
+    `ingest --no-extract`."""
     from app.ingest.pipeline import WITHOUT_ENTITIES, reextract
 
     settings = get_settings()
@@ -299,20 +369,24 @@ def extract(
             only_pending=pending,
             on_progress=advance,
         )
-    typer.echo(f"extracted entities of {done} articles")
+    click.echo(f"extracted entities of {done} articles")
     _assign_pending_stories(engine)  # after extraction: their entities count in the decision
     _catch_up_index(settings, engine)
 
 
 @cli.command("restory")
-def restory_command(
-    batch_size: Annotated[int, typer.Option(min=1, help="Articles per transaction")] = 500,
-    pending: Annotated[
-        bool, typer.Option(help="Only the articles without a story (after ingest --no-extract)")
-    ] = False,
-) -> None:
-    """Group every article into stories again, in ingest order (after tuning app.ingest.stories);
-    with --pending, just give a story to the articles that have none."""
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), default=500, show_default=True,
+    help="Articles per transaction.",
+)  # fmt: skip
+@click.option(
+    "--pending", is_flag=True, help="Only the articles without a story (after ingest --no-extract)."
+)
+def restory_command(batch_size: int, pending: bool) -> None:
+    """Group every article into stories again, in ingest order.
+
+    After tuning app.ingest.stories; with --pending, just give a story to the articles that
+    have none."""
     from app.ingest.stories import restory
 
     settings = get_settings()
@@ -322,7 +396,7 @@ def restory_command(
         report = restory(
             engine, batch_size=batch_size, only_unassigned=pending, on_progress=advance
         )
-    typer.echo(
+    click.echo(
         f"{report.articles} articles in {report.stories} stories; {report.moved} changed story"
         + (f", {report.assigned} had none" if report.assigned else "")
     )
@@ -333,20 +407,22 @@ def restory_command(
 def migrate() -> None:
     """Bring the database schema to the newest migration."""
     _ready_engine(get_settings())
-    typer.echo("database at head")
+    click.echo("database at head")
 
 
 @cli.command("eval")
-def evaluate(
-    gold: Annotated[Path, typer.Argument(help="Gold entities JSON")],
-    texts: Annotated[Path, typer.Argument(help="Directory of the gold's article files")],
-) -> None:
-    """Score entity extraction against a gold file: per-type precision, recall, F1."""
+@click.argument("gold", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("texts", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def evaluate(gold: Path, texts: Path) -> None:
+    """Score entity extraction against a gold file.
+
+    GOLD is the entities JSON, TEXTS the directory of its article files; prints per-type
+    precision, recall and F1."""
     from app.ingest.evaluate import evaluate as run_evaluation
 
-    typer.echo(run_evaluation(gold, texts, load_extractor(get_settings())).format())
+    click.echo(run_evaluation(gold, texts, load_extractor(get_settings())).format())
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    cli()
+    cli(prog_name="newscorpus")

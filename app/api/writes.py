@@ -9,7 +9,8 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
-from app.errors import Forbidden, Unauthorized
+from app.errors import Forbidden, Unauthorized, Unavailable
+from app.failures import OperatorError
 from app.ingest.pipeline import load_extractor
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
@@ -36,7 +37,10 @@ def get_extractor(request: Request):  # type: ignore[no-untyped-def]
     state = request.app.state
     with _extractor_lock:
         if getattr(state, "extractor", None) is None:
-            state.extractor = load_extractor(state.settings)
+            try:
+                state.extractor = load_extractor(state.settings)
+            except OperatorError as error:  # no spaCy pipeline: the operator must install it
+                raise Unavailable(f"entity extraction is unavailable: {error}") from None
     return state.extractor
 
 

@@ -15,6 +15,8 @@ import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from app.failures import USAGE, OperatorError
+
 SUFFIXES = {".txt"}
 # Text has a few tabs and form feeds at most; a larger share of control characters means the
 # bytes were never text (the NUL check catches most binaries, this catches the rest).
@@ -38,10 +40,38 @@ def iter_article_files(paths: Iterable[Path]) -> Iterator[tuple[Path, str]]:
     visited: set[Path] = set()  # resolved directories, shared so overlapping arguments walk once
     for path in paths:
         if path.is_dir():
-            yield from _walk(path, "", visited)
+            walked_before = path.resolve() in visited
+            found = False
+            for item in _walk(path, "", visited):
+                found = True
+                yield item
+            if not found and not walked_before:
+                yield path, path.name  # reading it says there is no article file in it
         else:
             # A missing or odd path is yielded anyway: reading it reports the problem.
             yield path, path.name
+
+
+class SameId(OperatorError):
+    """Two different files of one run would get the same id: the second would overwrite the
+    first."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, USAGE)
+
+
+def refuse_same_ids(files: Iterable[tuple[Path, str]]) -> None:
+    """Raise SameId, naming both files, if two different files have the same key (an article's
+    id is derived from its key): say, `x.txt` in two directories given to one ingest."""
+    first_with: dict[str, Path] = {}
+    for path, key in files:
+        first = first_with.setdefault(key, path)
+        if first != path and first.resolve() != path.resolve():
+            raise SameId(
+                f"{first} and {path} would get the same id (from {key!r}, their path under the "
+                "directory given): nothing was ingested; give their common parent directory "
+                "instead, so that their paths under it differ"
+            )
 
 
 def _walk(directory: Path, key: str, visited: set[Path]) -> Iterator[tuple[Path, str]]:
@@ -103,7 +133,7 @@ def _checked_size(path: Path) -> int:
     if stat.S_ISDIR(info.st_mode):
         if not os.access(path, os.R_OK | os.X_OK):
             raise BadArticleFile(path, "directory not readable: permission denied")
-        raise BadArticleFile(path, "not a regular file (a directory)")
+        raise BadArticleFile(path, f"a directory without article files ({', '.join(SUFFIXES)})")
     if not stat.S_ISREG(info.st_mode):
         raise BadArticleFile(path, "not a regular file")
     if info.st_size == 0:

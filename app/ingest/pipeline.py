@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db import write_session
+from app.failures import USAGE, OperatorError
 from app.ingest.files import BadArticleFile, read_article_text
 from app.ingest.load import (
     Outcome,
@@ -175,7 +177,8 @@ def _prepare(files: list[tuple[Path, str]], max_bytes: int) -> _Batch:
             text, warnings = read_article_text(path, max_bytes=max_bytes)
             parsed = parse_article(text)
         except (BadArticleFile, ParseError) as error:
-            batch.failed.append((str(path), str(error)))
+            reason = error.reason if isinstance(error, BadArticleFile) else str(error)
+            batch.failed.append((str(path), reason))  # the path is named once, in full
             continue
         batch.warnings.extend(warnings)
         digest = content_hash(text)
@@ -240,7 +243,24 @@ def load_extractor(settings: Settings) -> EntityExtractor:
     """Load the configured spaCy pipeline (slow: a second or two, once per process)."""
     from app.ingest.entities import EntityExtractor
 
+    if not spacy_model_installed(settings.spacy_model):
+        raise OperatorError(
+            f"the spaCy pipeline {settings.spacy_model!r} (NEWSCORPUS_SPACY_MODEL) is not "
+            "installed: install its package into this environment, or unset the setting",
+            USAGE,
+        )
     return EntityExtractor(settings.spacy_model, alias_file=settings.aliases_file)
+
+
+def spacy_model_installed(name: str) -> bool:
+    """Tell, without loading spaCy, whether `name` is an installed pipeline package or a
+    pipeline's directory (what spacy.load accepts)."""
+    if Path(name).is_dir():
+        return True
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # not a module name at all
+        return False
 
 
 # Articles no extraction has seen: a bulk load's (`ingest --no-extract`), or those an

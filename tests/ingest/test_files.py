@@ -196,8 +196,8 @@ def test_file_at_the_cap_is_read(tmp_path: Path) -> None:
     assert read_article_text(path, max_bytes=100)[0] == "x" * 100
 
 
-def test_directory_is_not_a_regular_file(tmp_path: Path) -> None:
-    with pytest.raises(BadArticleFile, match="not a regular file"):
+def test_a_directory_read_as_a_file_has_no_article_files(tmp_path: Path) -> None:
+    with pytest.raises(BadArticleFile, match=r"a directory without article files \(.txt\)"):
         read_article_text(tmp_path, max_bytes=CAP)
 
 

@@ -7,9 +7,9 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
-from typer.testing import CliRunner
 
 from app.cli import cli
 from app.ingest.entities import EntityExtractor

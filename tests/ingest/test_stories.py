@@ -243,7 +243,7 @@ def test_articles_without_a_story_are_assigned(tmp_path: Path) -> None:
 
 
 def test_cli_restory_reports_and_reindexes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from typer.testing import CliRunner
+    from click.testing import CliRunner
 
     from app.cli import cli
     from app.config import get_settings
