@@ -49,9 +49,8 @@ FACET_SIZE = 10
 # at 100k), so over more matches than this, facets and story totals are counted on a sample:
 FACET_EXACT_MATCHES = 20_000
 FACET_SAMPLE_TARGET = 5_000  # about this many matches in the sample (~2 % error on big counts)
-RELEVANCE_SLACK = 16  # extra hits fetched so equal scores at a page edge are ordered stably
-DEDUPE_WINDOW = 200  # hits read at a time while collapsing a result to one article per story
-DEDUPE_ROUNDS = 50  # windows read at most for one page (only huge stories need more than one)
+RELEVANCE_SLACK = 16  # extra hits read first, so equal scores at a page's edge rarely need more
+DEDUPE_WINDOW = 200  # hits first read while collapsing a result to one article per story
 EXACT_STORY_TOTAL = 10_000  # matches up to which a deduplicated total is counted exactly
 # Threads that count facets beside the searching thread (one per core is enough to overlap).
 _AGGREGATIONS = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="facets")
@@ -224,7 +223,8 @@ class IndexReading:
     def _ranked_by_score(
         self, searcher: tantivy.Searcher, result
     ) -> list[tuple[float, int, tantivy.DocAddress]]:  # type: ignore[no-untyped-def]
-        """(score, sort key, address) best first, equal scores latest first: a stable order."""
+        """(score, sort key, address) in best-match order: best first, equal scores newest
+        first (sort keys are unique, so this is a total order)."""
         addresses = [address for _, address in result.hits]
         keys = _u64_values(searcher, "sort_key", addresses)
         return sorted(
@@ -232,22 +232,42 @@ class IndexReading:
             key=lambda hit: (-hit[0], -hit[1]),
         )
 
-    def _by_relevance(self, searcher: tantivy.Searcher, matching, query: ArticleQuery) -> _Ranked:  # type: ignore[no-untyped-def]
-        # Tantivy cannot search after a score, so fetch the top of the list down to just past
-        # the cursor and order ties by sort key ourselves: a stable, repeatable order.
-        seen = int(query.after[2]) if query.after else 0
-        window = seen + query.limit + 1 + RELEVANCE_SLACK
-        result = searcher.search(matching, window, count=True)
+    def _best(
+        self, searcher: tantivy.Searcher, matching: tantivy.Query, size: int, *, count: bool
+    ) -> tuple[list[tuple[float, int, tantivy.DocAddress]], bool, int | None]:
+        """The top `size` matches in best-match order, but only those certainly in it; whether
+        they are all the matches; and the match count if asked. Among equal scores at a full
+        window's edge Tantivy keeps what its own (segment) order reaches first, not the newest,
+        so only the hits scoring above the window's last score are certain: all of those are in
+        it, whatever the ties."""
+        result = searcher.search(matching, size, count=count)
         ranked = self._ranked_by_score(searcher, result)
-        if query.after is not None:
-            after_score, after_key = query.after[0], query.after[1]
-            ranked = [r for r in ranked if (-r[0], -r[1]) > (-after_score, -after_key)]
+        every = len(ranked) < size
+        if not every:
+            lowest = ranked[-1][0]
+            ranked = [hit for hit in ranked if hit[0] > lowest]
+        return ranked, every, _matches(result) if count else None
+
+    def _by_relevance(self, searcher: tantivy.Searcher, matching, query: ArticleQuery) -> _Ranked:  # type: ignore[no-untyped-def]
+        # Tantivy cannot search after a score, so rank the top of the list down to past the
+        # cursor, strictly after its (score, sort key); the window doubles until the page and
+        # the hit after it are certain (every tie at the window's edge read).
+        seen = int(query.after[2]) if query.after else 0
+        size = seen + query.limit + 1 + RELEVANCE_SLACK
+        matches = None
+        while True:
+            ranked, every, counted = self._best(searcher, matching, size, count=matches is None)
+            matches = counted if matches is None else matches
+            following = _past(ranked, query.after)
+            if every or len(following) > query.limit:
+                break
+            size *= 2
         hits = [
             (Hit(key & PK_MASK, score, None, (score, key, seen + n + 1)), address)
-            for n, (score, key, address) in enumerate(ranked[: query.limit])
+            for n, (score, key, address) in enumerate(following[: query.limit])
         ]
-        matches = _matches(result)
-        return _Ranked(hits, matches, len(ranked) > query.limit, matches)
+        assert matches is not None
+        return _Ranked(hits, matches, len(following) > query.limit, matches)
 
     # -- one article per story -------------------------------------------------------------
     # An article stands for its story when it is the first of the story's matching articles
@@ -271,11 +291,12 @@ class IndexReading:
         kept: list[tuple[Hit, tantivy.DocAddress]] = []
         decided: set[int] = set()
         matches = None
-        for round_ in range(DEDUPE_ROUNDS):
+        size = DEDUPE_WINDOW
+        while True:  # windows double: a few reads even when big stories fill them
             window = self._without(self._and([matching, self._after(query, key)]), decided)
-            counting = round_ == 0 and query.after is None  # the first read sees every match
+            counting = matches is None and query.after is None  # the first read sees every match
             result = searcher.search(
-                window, DEDUPE_WINDOW, count=counting, order_by_field="sort_key", order=order
+                window, size, count=counting, order_by_field="sort_key", order=order
             )
             matches = _matches(result) if counting else matches
             stories = _u64_values(searcher, "story_key", [a for _, a in result.hits])
@@ -289,8 +310,9 @@ class IndexReading:
                     kept.append((Hit(hit_key & PK_MASK, None, None, position), address))
                     if len(kept) > query.limit:
                         break
-            if len(kept) > query.limit or len(result.hits) < DEDUPE_WINDOW:
+            if len(kept) > query.limit or len(result.hits) < size:
                 break
+            size *= 2
         if matches is None:
             matches = self._count(searcher, matching)
         total, estimated = self._story_total(searcher, matching, matches)
@@ -311,34 +333,35 @@ class IndexReading:
         return first[0][0] if first else None
 
     def _best_once(self, searcher: tantivy.Searcher, matching, query: ArticleQuery) -> _Ranked:  # type: ignore[no-untyped-def]
-        # As _by_relevance, from the top each time: each window read holds the best remaining
-        # article of every story it shows, and every story it shows is then decided.
+        # Stories are decided best first. A window read without the decided stories holds,
+        # among its certain hits (see _best), the best remaining article of every story it
+        # shows, all ranked below the certain hits of the windows before; so each read decides
+        # those stories, and the next one starts from the top without them.
         seen = int(query.after[2]) if query.after else 0
-        wanted = seen + query.limit + 1 + RELEVANCE_SLACK
         firsts: list[tuple[float, int, tantivy.DocAddress]] = []
         decided: set[int] = set()
-        matches = 0
-        for round_ in range(DEDUPE_ROUNDS):
+        matches = None
+        size = DEDUPE_WINDOW
+        while True:  # windows double: a few reads even when big stories or ties fill them
             window = self._without(matching, decided)
-            result = searcher.search(window, DEDUPE_WINDOW, count=round_ == 0)
-            matches = _matches(result) if round_ == 0 else matches  # the first read sees them all
-            ranked = self._ranked_by_score(searcher, result)
+            ranked, every, counted = self._best(searcher, window, size, count=matches is None)
+            matches = counted if matches is None else matches  # the first read sees them all
             stories = _u64_values(searcher, "story_key", [a for _, _, a in ranked])
             for (score, hit_key, address), story in zip(ranked, stories, strict=True):
                 if story not in decided:
                     decided.add(story)
                     firsts.append((score, hit_key, address))
-            if len(firsts) >= wanted or len(result.hits) < DEDUPE_WINDOW:
+            following = _past(firsts, query.after)
+            if every or len(following) > query.limit:
                 break
-        if query.after is not None:
-            after = (-query.after[0], -query.after[1])
-            firsts = [f for f in firsts if (-f[0], -f[1]) > after]
+            size *= 2
         hits = [
             (Hit(hit_key & PK_MASK, score, None, (score, hit_key, seen + n + 1)), address)
-            for n, (score, hit_key, address) in enumerate(firsts[: query.limit])
+            for n, (score, hit_key, address) in enumerate(following[: query.limit])
         ]
+        assert matches is not None
         total, estimated = self._story_total(searcher, matching, matches)
-        return _Ranked(hits, total, len(firsts) > query.limit, matches, estimated)
+        return _Ranked(hits, total, len(following) > query.limit, matches, estimated)
 
     def _story_total(self, searcher: tantivy.Searcher, matching, matches: int) -> tuple[int, bool]:  # type: ignore[no-untyped-def]
         """Count the stories with matching articles, and whether it is an estimate: exactly up
@@ -425,6 +448,16 @@ class IndexReading:
             for name in query.facets
         }
         return facets, level > 0
+
+
+def _past(
+    ranked: list[tuple[float, int, tantivy.DocAddress]], after: tuple[float, int, int] | None
+) -> list[tuple[float, int, tantivy.DocAddress]]:
+    """The hits strictly after a keyset position in best-match order."""
+    if after is None:
+        return ranked
+    bound = (-after[0], -after[1])
+    return [hit for hit in ranked if (-hit[0], -hit[1]) > bound]
 
 
 def _matches(result: tantivy.SearchResult) -> int:

@@ -1,0 +1,140 @@
+"""Walking a search by its keyset position reaches every match once, in the documented order,
+however many scores tie: a corpus built to have thousands of equal scores, every sort, with
+and without one article per story."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import insert
+
+from app.models import Story
+from app.search.base import ArticleQuery, Hit, Sort
+from app.search.tantivy_index import TantivyIndex
+from tests.conftest import make_settings, migrated_engine
+from tests.search.test_index import add_articles
+
+ARTICLES = 3000
+STORIES = 700
+SORTS: tuple[Sort, ...] = ("relevance", "-published_at", "published_at")
+# Each word's articles have few distinct (term frequency, length) pairs, so only a handful of
+# distinct scores: hundreds to thousands of articles share each one.
+WORDS = ("apple", "pear", "plum")
+
+
+def _body(rng: random.Random) -> str:
+    words = ["apple"] + [w for w in WORDS[1:] if rng.random() < 0.5]
+    length = 40 if rng.random() < 0.8 else 12  # two field-norm classes
+    text = [w for w in words for _ in range(1 if rng.random() < 0.8 else 2)]
+    return " ".join(text + ["filler"] * (length - len(text)))
+
+
+def _articles(rng: random.Random, start: int, count: int, stories: int) -> list[dict]:
+    first_day = date(2020, 1, 1)
+    return [
+        {
+            "pk": start + n,
+            "body": _body(rng),
+            # Many articles a day, and some undated: date ties too.
+            "published_at": None
+            if rng.random() < 0.1
+            else first_day + timedelta(days=rng.randrange(30)),
+            "story_pk": rng.randrange(1, stories + 1) if rng.random() < 0.8 else None,
+        }
+        for n in range(count)
+    ]
+
+
+@pytest.fixture(scope="module")
+def tied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TantivyIndex]:
+    data = tmp_path_factory.mktemp("tied")
+    engine = migrated_engine(make_settings(data))
+    with engine.begin() as connection:
+        connection.execute(insert(Story), [{"pk": n, "id": f"s{n}"} for n in range(1, STORIES + 1)])
+    add_articles(engine, _articles(random.Random(17), 1, ARTICLES, STORIES))
+    index = TantivyIndex(data / "index", engine)
+    index.catch_up()
+    yield index
+    index.close()
+
+
+def walk(index: TantivyIndex, query: ArticleQuery) -> list[Hit]:
+    """Every page of the query, following each page's last position."""
+    hits: list[Hit] = []
+    while True:
+        page = index.search(query)
+        hits += page.hits
+        assert len(page.hits) <= query.limit
+        if not page.has_more:
+            return hits
+        assert page.hits, "a page that says more follows must show something"
+        query = ArticleQuery(**{**query.__dict__, "after": page.hits[-1].position})
+
+
+def order_key(hit: Hit, sort: Sort) -> tuple:
+    """What the documented order sorts by, ascending: best score, then newest (relevance);
+    by date then pk (both date orders)."""
+    key = hit.position[1]
+    if sort == "relevance":
+        return (-(hit.score or 0.0), -key)
+    return (-key,) if sort == "-published_at" else (key,)
+
+
+def everything(index: TantivyIndex, word: str, sort: Sort) -> list[Hit]:
+    """Every match in one page: the reference the walks are checked against."""
+    page = index.search(ArticleQuery(text=word, sort=sort, limit=ARTICLES + 1))
+    assert not page.has_more
+    return page.hits
+
+
+@pytest.mark.parametrize("sort", SORTS)
+@settings(
+    max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(limit=st.integers(30, 100), word=st.sampled_from(WORDS))
+def test_every_match_once_in_order(tied: TantivyIndex, sort: Sort, limit: int, word: str) -> None:
+    reference = everything(tied, word, sort)
+    if word == "apple":  # in every article: thousands of them share the commonest score
+        assert Counter(hit.score for hit in reference).most_common(1)[0][1] > 1500
+    hits = walk(tied, ArticleQuery(text=word, sort=sort, limit=limit))
+    pks = [hit.article_pk for hit in hits]
+    assert len(pks) == len(set(pks)), "an article came back twice"
+    assert set(pks) == {hit.article_pk for hit in reference}, "the walk missed matches"
+    assert [order_key(h, sort) for h in hits] == sorted(order_key(h, sort) for h in hits)
+    if sort == "relevance":  # the same scores as in one page: one ranking, not per page
+        assert [(h.article_pk, h.score) for h in hits] == [
+            (h.article_pk, h.score) for h in sorted(reference, key=lambda h: order_key(h, sort))
+        ]
+
+
+@pytest.mark.parametrize("sort", SORTS)
+@settings(
+    max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(limit=st.integers(30, 100), word=st.sampled_from(WORDS))
+def test_one_per_story_every_story_once(
+    tied: TantivyIndex, sort: Sort, limit: int, word: str
+) -> None:
+    reference = sorted(everything(tied, word, sort), key=lambda h: order_key(h, sort))
+    story_of = _stories(tied)
+    first_of_story: dict[str, Hit] = {}
+    for hit in reference:  # in the documented order: the first one stands for its story
+        first_of_story.setdefault(story_of[hit.article_pk], hit)
+    hits = walk(tied, ArticleQuery(text=word, sort=sort, limit=limit, dedupe=True))
+    pks = [hit.article_pk for hit in hits]
+    assert len(pks) == len(set(pks)), "an article came back twice"
+    assert pks == [hit.article_pk for hit in first_of_story.values()]
+
+
+def _stories(index: TantivyIndex) -> dict[int, str]:
+    """Each article's story as the index holds it (an article alone is a story of its own)."""
+    page = index.search(ArticleQuery(limit=ARTICLES + 1))
+    return {
+        hit.article_pk: hit.fields["story_id"] or f"alone:{hit.article_pk}" for hit in page.hits
+    }
