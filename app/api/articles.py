@@ -76,10 +76,21 @@ class ArticleParams(BaseModel):
     org: list[str] = Field([], description="Organisation name or alias; repeatable, all must hold")
     entity: list[str] = Field([], description="Entity id; repeatable, all must hold")
     source: list[str] = Field([], description="Source name; repeatable, any may match")
-    published_from: IsoDate | None = Field(None, description="Inclusive ISO date")
-    published_to: IsoDate | None = Field(None, description="Inclusive ISO date")
+    published_from: IsoDate | None = Field(
+        None, description="Inclusive ISO date; a date range matches dated articles only"
+    )
+    published_to: IsoDate | None = Field(
+        None, description="Inclusive ISO date; a date range matches dated articles only"
+    )
+    undated: bool | None = Field(
+        None,
+        description="`true`: only articles without a publication date; `false`: only dated "
+        "ones; unset: both",
+    )
     sort: Sort | None = Field(
-        None, description="Default: `relevance` with `q`, `-published_at` otherwise"
+        None,
+        description="Default: `relevance` with `q`, `-published_at` otherwise. Both date "
+        "orders put undated articles last; best match breaks equal scores newest first",
     )
     limit: int = Field(20, ge=1, le=100)
     cursor: str | None = Field(None, max_length=512, description="`next_cursor` of the last page")
@@ -116,6 +127,7 @@ class ArticleParams(BaseModel):
             or any(filters)
             or self.published_from
             or self.published_to
+            or self.undated is not None
             or self.dedupe
             or self.facets
             or self.sort == "relevance"
@@ -203,6 +215,7 @@ def article_query(
         entities=entities,
         published_from=params.published_from,
         published_to=params.published_to,
+        undated=params.undated,
         sort=params.effective_sort(),
         limit=params.limit,
         after=_position(cursors, params) if params.cursor else None,

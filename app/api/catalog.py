@@ -27,7 +27,15 @@ from sqlalchemy.orm import Session
 from app.ingest.names import lookup_key
 from app.models import Article, Entity, EntityName, Mention, Story
 from app.schemas import EXCERPT_CHARS, excerpt
-from app.search.base import PK_MASK, ArticleQuery, Hit, SearchPage, key_date, sort_key
+from app.search.base import (
+    PK_MASK,
+    ArticleQuery,
+    Hit,
+    SearchPage,
+    key_date,
+    oldest_key,
+    sort_key,
+)
 
 Render = Callable[[SearchPage], str]
 RECHECK_SECONDS = 0.1
@@ -43,6 +51,7 @@ def is_plain(query: ArticleQuery) -> bool:
         or query.entities
         or query.published_from
         or query.published_to
+        or query.undated is not None
         or query.story is not None
         or query.dedupe
         or query.facets
@@ -194,8 +203,9 @@ class Catalog:
         wanted = query.limit + 1  # one more tells whether a next page exists
         rows = _dated_then_undated(session.connection(), after, wanted, newest_first)
         seen = int(query.after[2]) if query.after else 0
+        key = sort_key if newest_first else oldest_key
         hits = [
-            Hit(pk, None, None, (0.0, sort_key(day, pk), seen + n + 1))
+            Hit(pk, None, None, (0.0, key(day, pk), seen + n + 1))
             for n, (day, pk) in enumerate(rows[: query.limit])
         ]
         return SearchPage(hits=hits, total=total, has_more=len(rows) > query.limit)
@@ -232,13 +242,13 @@ def _sources(connection: Connection) -> tuple[tuple[str, int], ...]:
 def _dated_then_undated(
     connection: Connection, after: int | None, wanted: int, newest_first: bool
 ) -> list[tuple[date | None, int]]:
-    """Walk the date index from the keyset position. Undated articles sort as the oldest, so
-    they come after every dated one newest first, and before them oldest first."""
+    """Walk the date index from the keyset position: dated articles, then undated ones (by pk),
+    in either order."""
     position = None
     if after is not None:
         position = (key_date(after), after & PK_MASK)
     rows: list[tuple[date | None, int]] = []
-    for dated in (True, False) if newest_first else (False, True):
+    for dated in (True, False):
         if position is not None and (position[0] is not None) != dated:
             continue  # earlier pages finished this part: the cursor is in the next one
         bounds = {"day": position[0], "pk": position[1]} if position is not None else {}

@@ -11,20 +11,30 @@ FacetName = Literal["person", "place", "org", "source"]
 ENTITY_TYPES = ("person", "place", "org")
 
 # Keyset positions order articles by date then pk in one integer: day ordinal << 40 | pk.
+# Undated articles come last in both date orders, so each order has its key: newest first
+# (descending) gives them day 0, oldest first (ascending) a day after every date.
 DAY_SHIFT = 40
 PK_MASK = (1 << DAY_SHIFT) - 1
+UNDATED_LAST = (1 << 23) - 1  # past date.max (day 3,652,059); keys stay below 2**63
 
 
 def sort_key(published_at: date | None, pk: int) -> int:
-    """Order articles by date then pk; undated articles sort as the oldest."""
+    """The key of newest-first order (descending: date, then pk; undated last), also best
+    match's tie-break."""
     day = published_at.toordinal() if published_at else 0
     return (day << DAY_SHIFT) | pk
 
 
+def oldest_key(published_at: date | None, pk: int) -> int:
+    """The key of oldest-first order (ascending: date, then pk; undated last)."""
+    day = published_at.toordinal() if published_at else UNDATED_LAST
+    return (day << DAY_SHIFT) | pk
+
+
 def key_date(key: int) -> date | None:
-    """The publication date a sort key holds (None: undated)."""
+    """The publication date either key holds (None: undated)."""
     day = key >> DAY_SHIFT
-    return date.fromordinal(day) if day else None
+    return date.fromordinal(day) if 0 < day < UNDATED_LAST else None
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,7 @@ class ArticleQuery:
     entities: tuple[EntityFilter, ...] = ()  # all must hold
     published_from: date | None = None
     published_to: date | None = None
+    undated: bool | None = None  # True: only undated articles; False: only dated ones
     sort: Sort = "-published_at"
     limit: int = 20
     # Keyset position: (score or 0, sort key, hits shown before it).

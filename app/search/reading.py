@@ -173,16 +173,21 @@ class IndexReading:
         return tantivy.Query.const_score_query(term, 1.0)
 
     def _date_filter(self, query: ArticleQuery) -> list[tantivy.Query]:
-        if not (query.published_from or query.published_to):
-            return []
-        lower = query.published_from.toordinal() << DAY_SHIFT if query.published_from else 1
-        upper = (
-            ((query.published_to.toordinal() + 1) << DAY_SHIFT) - 1 if query.published_to else None
-        )
-        return [self._key_range(lower, upper)]
-
-    def _key_range(self, lower: int | None, upper: int | None) -> tantivy.Query:
-        return self._int_range("sort_key", lower, upper)
+        """Ranges of `sort_key`, where undated articles have day 0: a date range matches
+        dated articles only."""
+        filters = []
+        if query.published_from or query.published_to:
+            first = query.published_from.toordinal() if query.published_from else 1
+            upper = (
+                ((query.published_to.toordinal() + 1) << DAY_SHIFT) - 1
+                if query.published_to
+                else None
+            )
+            filters.append(self._int_range("sort_key", first << DAY_SHIFT, upper))
+        if query.undated is not None:
+            undated = (0, PK_MASK) if query.undated else (1 << DAY_SHIFT, None)
+            filters.append(self._int_range("sort_key", *undated))
+        return filters
 
     def _int_range(self, field: str, lower: int | None, upper: int | None) -> tantivy.Query:
         return tantivy.Query.range_query(
@@ -190,24 +195,25 @@ class IndexReading:
         )
 
     def _after(self, query: ArticleQuery, key: int | None) -> tantivy.Query | None:
-        """The sort keys past `key` in the requested date order (None: no bound)."""
+        """The keys past `key` in the requested date order (None: no bound)."""
         if key is None:
             return None
-        if query.sort == "published_at":
-            return self._key_range(key + 1, None)
-        return self._key_range(None, key - 1)
+        field, order = _date_order(query)
+        if order == tantivy.Order.Asc:
+            return self._int_range(field, key + 1, None)
+        return self._int_range(field, None, key - 1)
 
     def _count(self, searcher: tantivy.Searcher, matching: tantivy.Query) -> int:
         return _matches(searcher.search(matching, 1, count=True))
 
     def _by_date(self, searcher: tantivy.Searcher, matching, query: ArticleQuery) -> _Ranked:  # type: ignore[no-untyped-def]
         after = query.after[1] if query.after is not None else None
-        order = tantivy.Order.Asc if query.sort == "published_at" else tantivy.Order.Desc
+        field, order = _date_order(query)
         result = searcher.search(
             self._and([matching, self._after(query, after)]),
             query.limit + 1,
             count=True,
-            order_by_field="sort_key",
+            order_by_field=field,
             order=order,
         )
         # Past a cursor the count is of what is left: with the hits shown before, the total
@@ -285,7 +291,7 @@ class IndexReading:
         )
 
     def _first_once(self, searcher: tantivy.Searcher, matching, query: ArticleQuery) -> _Ranked:  # type: ignore[no-untyped-def]
-        order = tantivy.Order.Asc if query.sort == "published_at" else tantivy.Order.Desc
+        field, order = _date_order(query)
         key = query.after[1] if query.after is not None else None
         seen = int(query.after[2]) if query.after else 0
         kept: list[tuple[Hit, tantivy.DocAddress]] = []
@@ -296,7 +302,7 @@ class IndexReading:
             window = self._without(self._and([matching, self._after(query, key)]), decided)
             counting = matches is None and query.after is None  # the first read sees every match
             result = searcher.search(
-                window, size, count=counting, order_by_field="sort_key", order=order
+                window, size, count=counting, order_by_field=field, order=order
             )
             matches = _matches(result) if counting else matches
             stories = _u64_values(searcher, "story_key", [a for _, a in result.hits])
@@ -305,7 +311,7 @@ class IndexReading:
                 if story in decided:
                     continue
                 decided.add(story)
-                if self._first_of_story(searcher, matching, story, order) == hit_key:
+                if self._first_of_story(searcher, matching, story, query) == hit_key:
                     position = (0.0, hit_key, seen + len(kept) + 1)
                     kept.append((Hit(hit_key & PK_MASK, None, None, position), address))
                     if len(kept) > query.limit:
@@ -319,15 +325,16 @@ class IndexReading:
         return _Ranked(kept[: query.limit], total, len(kept) > query.limit, matches, estimated)
 
     def _first_of_story(
-        self, searcher: tantivy.Searcher, matching, story: int, order
+        self, searcher: tantivy.Searcher, matching, story: int, query: ArticleQuery
     ) -> int | None:  # type: ignore[no-untyped-def]
-        """The sort key of the story's first matching article in the requested order."""
+        """The key of the story's first matching article in the requested date order."""
         story_query = tantivy.Query.term_query(self.schema, "story_key", story)
+        field, order = _date_order(query)
         first = searcher.search(
             self._and([matching, story_query]),
             1,
             count=False,
-            order_by_field="sort_key",
+            order_by_field=field,
             order=order,
         ).hits
         return first[0][0] if first else None
@@ -448,6 +455,13 @@ class IndexReading:
             for name in query.facets
         }
         return facets, level > 0
+
+
+def _date_order(query: ArticleQuery) -> tuple[str, tantivy.Order]:
+    """The fast field and direction of a date order: each puts undated articles last."""
+    if query.sort == "published_at":
+        return "oldest_key", tantivy.Order.Asc
+    return "sort_key", tantivy.Order.Desc
 
 
 def _past(

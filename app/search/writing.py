@@ -18,7 +18,7 @@ import tantivy
 from sqlalchemy import Engine, Row, func, select
 
 from app.models import Article, Entity, Mention, Story
-from app.search.base import sort_key
+from app.search.base import oldest_key, sort_key
 from app.search.schema import (
     NO_STORY,
     SCHEMA_VERSION,
@@ -202,6 +202,7 @@ class IndexWriting:
             body=row.body,
             word_count=row.word_count,
             sort_key=sort_key(row.published_at, row.pk),
+            oldest_key=oldest_key(row.published_at, row.pk),
             story=story,
             story_key=story_key(story),
         )

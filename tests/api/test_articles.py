@@ -40,10 +40,14 @@ def test_a_page_from_the_index_shows_articles_as_the_table_does(
     assert from_index == from_table and all(item["story_id"] for item in from_index)
 
 
-def test_oldest_first_reverses_the_order(seeded_client: TestClient) -> None:
-    newest = ids_of(seeded_client.get("/articles"))
+def test_oldest_first_reverses_dated_and_undated_articles_apart(
+    seeded_client: TestClient,
+) -> None:
+    newest = seeded_client.get("/articles").json()["items"]
     oldest = ids_of(seeded_client.get("/articles", params={"sort": "published_at"}))
-    assert oldest == newest[::-1]
+    dated = [item["id"] for item in newest if item["published_at"]]
+    undated = [item["id"] for item in newest if not item["published_at"]]
+    assert oldest == dated[::-1] + undated[::-1]  # undated last both ways
 
 
 def test_detail_has_metadata_body_and_no_invented_date(seeded_client: TestClient, seed_ids) -> None:
@@ -178,3 +182,47 @@ def test_source_facet_counts_the_whole_match_set(seeded_client: TestClient) -> N
 
 def test_sources(seeded_client: TestClient) -> None:
     assert seeded_client.get("/sources").json() == [{"name": "Al Jazeera", "article_count": 1}]
+
+
+@pytest.mark.parametrize("extra", [{}, {"q": "Putin"}], ids=["filter", "search"])
+def test_a_date_range_matches_dated_articles_only(
+    seeded_client: TestClient, seed_ids, extra: dict
+) -> None:
+    def dated_in(**bounds: str) -> list[str]:
+        return ids_of(seeded_client.get("/articles", params={**bounds, **extra}))
+
+    assert dated_in(published_to="2016-01-01") == []  # the undated seeds are not "before 2016"
+    assert dated_in(published_to="2030-01-01") == [seed_ids["001"]]
+    assert dated_in(published_from="2000-01-01") == [seed_ids["001"]]
+
+
+@pytest.mark.parametrize("sort", ["published_at", "-published_at"])
+@pytest.mark.parametrize(
+    "extra", [{}, {"q": "Putin"}, {"facets": "source"}], ids=["table", "search", "index"]
+)
+def test_undated_articles_come_last_in_both_date_orders(
+    seeded_client: TestClient, seed_ids, sort: str, extra: dict
+) -> None:
+    params = {"sort": sort, **extra}
+    ids = ids_of(seeded_client.get("/articles", params=params))
+    assert ids[0] == seed_ids["001"] and len(ids) == 3
+    walked, cursor = [], None  # the same order one article a page
+    while True:
+        page = seeded_client.get("/articles", params={**params, "limit": 1, "cursor": cursor})
+        walked += ids_of(page)
+        if not (cursor := page.json()["next_cursor"]):
+            break
+    assert walked == ids
+
+
+@pytest.mark.parametrize("extra", [{}, {"q": "Putin"}], ids=["filter", "search"])
+def test_undated_asks_for_undated_or_dated_articles(
+    seeded_client: TestClient, seed_ids, extra: dict
+) -> None:
+    def listed(**params: str) -> set[str]:
+        return set(ids_of(seeded_client.get("/articles", params={**params, **extra})))
+
+    assert listed(undated="true") == {seed_ids["000"], seed_ids["002"]}
+    assert listed(undated="false") == {seed_ids["001"]}
+    assert listed(undated="true", published_to="2030-01-01") == set()
+    assert seeded_client.get("/articles", params={"undated": "true"}).json()["total"] == 2

@@ -114,7 +114,7 @@ def test_hits_carry_what_a_listing_shows(tmp_path: Path, engine: Engine) -> None
         ],
     )
     index = indexed(tmp_path, engine)
-    full, bare = index.search(ArticleQuery(text="pears", sort="published_at")).hits[::-1]
+    full, bare = index.search(ArticleQuery(text="pears", sort="published_at")).hits  # undated last
     assert full.fields == {
         "id": "a0", "title": "Pears", "source": "Daily", "author": "Ann Lee",
         "body": "pears " * 5, "word_count": 5, "story_id": None,
