@@ -46,6 +46,7 @@ from app.schemas import (
 from app.search.base import (
     DAY_SHIFT,
     PK_MASK,
+    UNDATED_LAST,
     ArticleQuery,
     EntityFilter,
     FacetName,
@@ -287,12 +288,14 @@ def _known_sources(catalog: Catalog, session: Session, names: list[str]) -> tupl
 
 
 def _sort_key_in_range(key: int) -> int:
-    if (key >> DAY_SHIFT) > date.max.toordinal() or (key & PK_MASK) > INT_MAX:
+    day = key >> DAY_SHIFT
+    if (day > date.max.toordinal() and day != UNDATED_LAST) or (key & PK_MASK) > INT_MAX:
         raise ValueError("not a date and an article's primary key")
     return key
 
 
-# (score, sort key: day << DAY_SHIFT | pk, articles shown before it)
+# (score, sort key: day << DAY_SHIFT | pk (undated: day 0 or UNDATED_LAST), articles shown
+# before it)
 POSITION = TypeAdapter(
     tuple[
         FiniteFloat,
