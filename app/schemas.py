@@ -235,6 +235,8 @@ class StoryArticle(ArticleSummary):
 
 class StoryDetail(StorySummary):
     articles: list[StoryArticle] = Field(
-        description="Its articles in publication order (undated last), at most 100: "
-        "`GET /articles?story={id}` pages through all of them"
+        description="Its articles in publication order (undated last), `limit` of them"
+    )
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page of its articles; null at the end"
     )

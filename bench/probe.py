@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from app.db import create_db_engine
 from app.models import Article, Entity
-from app.search.base import ArticleQuery, EntityFilter
+from app.search.base import FACET_SIZE, ArticleQuery, EntityFilter
 from app.search.tantivy_index import TantivyIndex
 
 PAGE = 20
@@ -118,12 +118,11 @@ def snippet_parts(index: TantivyIndex, text: str) -> dict[str, Callable[[], obje
 
 def facet_parts(index: TantivyIndex, text: str) -> dict[str, Callable[[], object]]:
     """Facets over the whole match set against the sample the index would use."""
-    from app.search import reading as ti
 
     searcher = index.index.searcher()
     _, _, matching = index._matching(ArticleQuery(text=text))
     matches = index._count(searcher, matching)
-    request = {name: {"terms": {"field": name, "size": ti.FACET_SIZE}} for name in FACETS}
+    request = {name: {"terms": {"field": name, "size": FACET_SIZE}} for name in FACETS}
     variants: dict[str, Callable[[], object]] = {
         f"exact ({matches} matches)": lambda: searcher.aggregate(matching, request)
     }

@@ -45,6 +45,7 @@ from app.schemas import (
 )
 from app.search.base import (
     DAY_SHIFT,
+    FACET_SIZE,
     PK_MASK,
     UNDATED_LAST,
     ArticleQuery,
@@ -58,6 +59,7 @@ from app.search.base import (
 router = APIRouter(prefix="/articles", tags=["articles"])
 
 FACET_NAMES = ("person", "place", "org", "source")
+MAX_FACET_SIZE = 100
 # The index cannot start a page after a score: a best-match page ranks every match above it
 # again, so its cost grows with its depth. Like Elasticsearch's max_result_window, best-match
 # order ends here (date order, a range query, has no such limit).
@@ -100,6 +102,12 @@ class ArticleParams(BaseModel):
         max_length=100,
         pattern=FACETS_PATTERN,
         description="Comma list of person, place, org, source",
+    )
+    facet_size: int = Field(
+        FACET_SIZE,
+        ge=1,
+        le=MAX_FACET_SIZE,
+        description=f"Values listed per facet, the most frequent first (at most {MAX_FACET_SIZE})",
     )
     story: str | None = Field(None, max_length=64, description="Story id: only its articles")
     dedupe: bool = Field(
@@ -221,6 +229,7 @@ def article_query(
         limit=params.limit,
         after=_position(cursors, params) if params.cursor else None,
         facets=params.facet_names(),
+        facet_size=params.facet_size,
         story=params.story,
         dedupe=params.dedupe,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field, TypeAdapter
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import aliased, selectinload
@@ -19,7 +19,7 @@ from app.schemas import EntityDetail, EntityPage, EntitySummary, RelatedEntity
 
 router = APIRouter(prefix="/entities", tags=["entities"])
 
-RELATED_LIMIT = 20
+MAX_RELATED = 100
 
 
 class EntityParams(BaseModel):
@@ -97,7 +97,17 @@ def get_entity_or_404(
 
 @router.get("/{id}", response_model=EntityDetail, responses=problems(404, 422))
 def get_entity(
-    entity: Annotated[Entity, Depends(get_entity_or_404)], session: SessionDep
+    entity: Annotated[Entity, Depends(get_entity_or_404)],
+    session: SessionDep,
+    related_limit: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=MAX_RELATED,
+            description="Related entities listed, the most shared articles first "
+            f"(at most {MAX_RELATED})",
+        ),
+    ] = 20,
 ) -> EntityDetail:
     """Get one entity and the entities that appear in the same articles."""
     ours, theirs = aliased(Mention), aliased(Mention)
@@ -110,7 +120,7 @@ def get_entity(
         .where(ours.entity_pk == entity.pk, theirs.entity_pk != entity.pk)
         .group_by(Entity.id, Entity.name, Entity.type)
         .order_by(shared.desc(), Entity.name)
-        .limit(RELATED_LIMIT)
+        .limit(related_limit)
     )
     related = [RelatedEntity(id=i, name=n, type=t, articles=c) for i, n, t, c in rows]
     return EntityDetail(**EntitySummary.model_validate(entity).model_dump(), related=related)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field, TypeAdapter
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -35,7 +36,7 @@ router = APIRouter(prefix="/stories", tags=["stories"])
 FILTERED_STORIES = 10_000
 LISTED_ENTITIES = 5
 DETAIL_ENTITIES = 25
-DETAIL_ARTICLES = 100
+MAX_DETAIL_ARTICLES = 100
 TITLE_CHARS = 120
 
 StorySort = Literal["size", "recency"]
@@ -213,17 +214,44 @@ def get_story_or_404(
     return story
 
 
-@router.get("/{id}", response_model=StoryDetail, responses=problems(404, 422))
+# (publication date or None, article pk): publication order, undated last
+IN_STORY = TypeAdapter(tuple[IsoDate | None, Count])
+
+
+@router.get("/{id}", response_model=StoryDetail, responses=problems(400, 404, 422))
 def get_story(
-    story: Annotated[Story, Depends(get_story_or_404)], session: SessionDep
+    story: Annotated[Story, Depends(get_story_or_404)],
+    session: SessionDep,
+    cursors: CursorsDep,
+    limit: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=MAX_DETAIL_ARTICLES,
+            description=f"Articles per page (at most {MAX_DETAIL_ARTICLES})",
+        ),
+    ] = MAX_DETAIL_ARTICLES,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=512, description="`next_cursor` of the last page of its articles"),
+    ] = None,
 ) -> StoryDetail:
-    """Get one story: its articles in publication order, and its entities."""
-    articles = session.scalars(
-        select(Article)
-        .where(Article.story_pk == story.pk)
-        .order_by(Article.published_at.is_(None), Article.published_at, Article.pk)
-        .limit(DETAIL_ARTICLES)
+    """Get one story: its entities, and its articles in publication order (undated last),
+    a page at a time."""
+    statement = select(Article).where(Article.story_pk == story.pk)
+    if cursor:
+        statement = statement.where(_after_article(cursors.decode(cursor, story.id, IN_STORY)))
+    rows = session.scalars(
+        statement.order_by(Article.published_at.is_(None), Article.published_at, Article.pk).limit(
+            limit + 1
+        )
     ).all()
+    articles = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        last = articles[-1]
+        day = last.published_at.isoformat() if last.published_at else None
+        next_cursor = cursors.encode([day, last.pk], story.id)
     originals = {
         pk: article_id
         for pk, article_id in session.execute(
@@ -242,4 +270,17 @@ def get_story(
             )
             for a in articles
         ],
+        next_cursor=next_cursor,
+    )
+
+
+def _after_article(position: tuple[date | None, int]):  # type: ignore[no-untyped-def]
+    """The keyset condition for a story's articles after the position, undated last."""
+    day, pk = position
+    if day is None:
+        return and_(Article.published_at.is_(None), Article.pk > pk)
+    return or_(
+        Article.published_at > day,
+        and_(Article.published_at == day, Article.pk > pk),
+        Article.published_at.is_(None),
     )

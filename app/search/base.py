@@ -9,6 +9,7 @@ from typing import Any, Literal, Protocol
 Sort = Literal["relevance", "-published_at", "published_at"]
 FacetName = Literal["person", "place", "org", "source"]
 ENTITY_TYPES = ("person", "place", "org")
+FACET_SIZE = 10  # values per facet unless the query asks for more or fewer
 
 # Keyset positions order articles by date then pk in one integer: day ordinal << 40 | pk.
 # Undated articles come last in both date orders, so each order has its key: newest first
@@ -58,6 +59,7 @@ class ArticleQuery:
     # Keyset position: (score or 0, sort key, hits shown before it).
     after: tuple[float, int, int] | None = None
     facets: tuple[FacetName, ...] = ()
+    facet_size: int = FACET_SIZE  # values per facet, the most frequent first
     story: str | None = None  # only the articles of this story
     dedupe: bool = False  # one article per story: the first of each in the requested order
 

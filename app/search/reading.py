@@ -44,7 +44,6 @@ from app.search.schema import (
 from app.search.snippets import SNIPPET_CHARS, FirstMatch, marked, snippet_of
 
 PREFIX_EXPANSIONS = 50  # terms a prefix stands for in snippets (tantivy's own limit)
-FACET_SIZE = 10
 # Aggregations scan every match (four facets cost ~0.2 us per match, 0.4 ms per 1,000 sampled
 # at 100k), so over more matches than this, facets and story totals are counted on a sample:
 FACET_EXACT_MATCHES = 20_000
@@ -445,7 +444,8 @@ class IndexReading:
         """Top values of each facet; over more than FACET_EXACT_MATCHES matches, counted on a
         uniform sample of them (the query built again within it) and scaled up (the second
         value says so)."""
-        request = {name: {"terms": {"field": name, "size": FACET_SIZE}} for name in query.facets}
+        size = query.facet_size
+        request = {name: {"terms": {"field": name, "size": size}} for name in query.facets}
         level = _sample_level(matches) if matches > FACET_EXACT_MATCHES else 0
         if level:
             _, matching = self._built(node, query, sample=level)

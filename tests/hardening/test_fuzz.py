@@ -29,7 +29,7 @@ CONFIG = schemathesis.Config.from_dict(
         "operations": [
             {
                 "include-method": "GET",
-                "include-path-regex": "^/(articles|entities|stories)$",
+                "include-path-regex": r"^/(articles|entities|stories|stories/\{id\})$",
                 "checks": {"positive_data_acceptance": {"expected-statuses": CURSOR_STATUSES}},
             }
         ],
