@@ -93,7 +93,10 @@ def problem_response(
 
 
 def _field(location: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in location if part not in ("body", "query", "path"))
+    """The field's name without where it was sent (a field may be called `body` too)."""
+    if location and location[0] in ("body", "query", "path", "header", "cookie"):
+        location = location[1:]
+    return ".".join(str(part) for part in location)
 
 
 async def _on_problem(_: Request, error: Exception) -> JSONResponse:

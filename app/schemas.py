@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 EXCERPT_CHARS = 200
 
@@ -46,17 +58,85 @@ TEXT_PATTERN = rf"^{_TEXT}*$"
 BODY_PATTERN = rf"^{_TEXT}*[^\s\x00-\x08\x0e-\x1f\x7f-\x9f]{_TEXT}*$"
 
 
-class ArticleIn(BaseModel):
-    """A new article; it goes through the same pipeline as file ingest."""
+MAX_TEXT = 1_000_000
+URL_FIELD = Field(
+    None, max_length=2048, pattern=TEXT_PATTERN, description="Where the article was published"
+)
+
+
+class RawArticleIn(BaseModel):
+    """A new article as its raw text, parsed exactly as an ingested file is."""
 
     model_config = ConfigDict(extra="forbid")
 
-    body: str = Field(min_length=1, max_length=1_000_000, pattern=BODY_PATTERN)
+    raw: str = Field(
+        min_length=1,
+        max_length=MAX_TEXT,
+        pattern=BODY_PATTERN,
+        description="The article's whole text, as in a file: its headline, byline, date and "
+        "dateline, source and credit lines become the article's fields, the rest its body",
+    )
+    url: str | None = URL_FIELD
+
+
+class ArticleFieldsIn(BaseModel):
+    """A new article as fields: the body is kept as sent, nothing is parsed out of it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    body: str = Field(
+        min_length=1, max_length=MAX_TEXT, pattern=BODY_PATTERN, description="The text, verbatim"
+    )
     title: str | None = Field(None, max_length=1000, pattern=TEXT_PATTERN)
     source: str | None = Field(None, max_length=256, pattern=TEXT_PATTERN)
     author: str | None = Field(None, max_length=512, pattern=TEXT_PATTERN)
     published_at: IsoDate | None = None
-    url: str | None = Field(None, max_length=2048, pattern=TEXT_PATTERN)
+    url: str | None = URL_FIELD
+
+
+PARSED_FIELDS = tuple(name for name in ArticleFieldsIn.model_fields if name != "url")
+
+
+def _form(value: Any) -> str:
+    """`raw` if the article comes as text, `fields` otherwise."""
+    if isinstance(value, dict):
+        return "raw" if "raw" in value else "fields"
+    return "raw" if isinstance(value, RawArticleIn) else "fields"
+
+
+def _one_form(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """Refuse fields sent beside `raw`, each named; and name the field at fault in the other
+    errors, not the form it belongs to (`published_at`, not `fields.published_at`)."""
+    beside = [n for n in PARSED_FIELDS if n in value] if isinstance(value, dict) else []
+    if beside and "raw" in value:
+        not_with_raw = PydanticCustomError(
+            "not_with_raw",
+            "send either `raw` or the article's fields: a raw article's fields are "
+            "parsed from its text",
+        )
+        raise ValidationError.from_exception_data(
+            "ArticleIn",
+            [InitErrorDetails(type=not_with_raw, loc=(n,), input=value[n]) for n in beside],
+        )
+    try:
+        return handler(value)
+    except ValidationError as error:
+        details = [
+            InitErrorDetails(
+                type=e["type"], loc=e["loc"][1:], input=e["input"], ctx=e.get("ctx", {})
+            )
+            for e in error.errors()
+        ]
+        raise ValidationError.from_exception_data(error.title, details) from None
+
+
+ArticleIn = Annotated[
+    Annotated[
+        Annotated[RawArticleIn, Tag("raw")] | Annotated[ArticleFieldsIn, Tag("fields")],
+        Discriminator(_form),
+    ],
+    WrapValidator(_one_form),
+]
 
 
 class ArticleSummary(Schema):

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -29,11 +30,12 @@ from app.errors import BadCursor, NotFound
 from app.ingest import stories
 from app.ingest.load import Outcome
 from app.ingest.names import lookup_key
-from app.ingest.parse import ParsedArticle
-from app.ingest.pipeline import ingest_article
+from app.ingest.parse import ParsedArticle, ParseError
+from app.ingest.pipeline import ingest_article, ingest_text
 from app.models import Article, Entity
 from app.schemas import (
     ArticleDetail,
+    ArticleFieldsIn,
     ArticleIn,
     ArticlePage,
     ArticleSummary,
@@ -442,17 +444,29 @@ def related_articles(
 def add_article(
     new: ArticleIn, request: Request, engine: EngineDep, session: SessionDep, catalog: CatalogDep
 ) -> Response:
-    """Add one article (needs X-API-Key); the same content again returns the existing one."""
-    parsed = ParsedArticle(
-        body=new.body.strip(),
-        title=new.title,
-        source=new.source,
-        author=new.author,
-        published_at=new.published_at,
-    )
-    article_id, outcome = ingest_article(
-        parsed, url=new.url, engine=engine, extractor=get_extractor(request)
-    )
+    """Add one article (needs X-API-Key), as raw text parsed like a file or as fields; the
+    same content again returns the existing one."""
+    extractor = get_extractor(request)
+    if isinstance(new, ArticleFieldsIn):
+        parsed = ParsedArticle(
+            body=new.body.strip(),
+            title=new.title,
+            source=new.source,
+            author=new.author,
+            published_at=new.published_at,
+        )
+        article_id, outcome = ingest_article(
+            parsed, url=new.url, engine=engine, extractor=extractor
+        )
+    else:
+        try:
+            article_id, outcome = ingest_text(
+                new.raw, url=new.url, engine=engine, extractor=extractor
+            )
+        except ParseError as error:
+            raise RequestValidationError(
+                [{"loc": ("body", "raw"), "msg": str(error), "type": "value_error"}]
+            ) from None
     catalog.forget()  # this process's next listing reads the table again
     return _json(
         _detail_json(session, article_id),

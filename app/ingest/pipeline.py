@@ -218,6 +218,14 @@ def tune_for_bulk(session: Session) -> None:
             session.connection().exec_driver_sql(f"PRAGMA {pragma}")
 
 
+def ingest_text(
+    text: str, *, url: str | None, engine: Engine, extractor: EntityExtractor | None
+) -> tuple[str, Outcome]:
+    """Ingest one article's raw text, parsed as a file's is (ParseError if it has no body);
+    the same text again changes nothing."""
+    return _ingest_one(parse_article(text), content_hash(text), url, engine, extractor)
+
+
 def ingest_article(
     parsed: ParsedArticle,
     *,
@@ -228,6 +236,17 @@ def ingest_article(
     """Ingest one article given as fields; the same content again changes nothing."""
     fields = [parsed.title, parsed.body, parsed.source, parsed.author, parsed.published_at, url]
     digest = content_hash(json.dumps(fields, default=str))
+    return _ingest_one(parsed, digest, url, engine, extractor)
+
+
+def _ingest_one(
+    parsed: ParsedArticle,
+    digest: str,
+    url: str | None,
+    engine: Engine,
+    extractor: EntityExtractor | None,
+) -> tuple[str, Outcome]:
+    """Extract and load one article, unless an article with its content hash is there."""
     with Session(engine) as session:
         existing = session.scalar(select(Article.id).where(Article.content_hash == digest))
     if existing is not None:

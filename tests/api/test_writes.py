@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from tests.api.test_articles import assert_problem
-from tests.conftest import make_settings
+from tests.conftest import SEEDS, ingest, make_settings, migrated_engine
 
 KEY = "s3cret-key"
 NEW = {
@@ -88,3 +88,78 @@ def test_sources_lists_one_spelling_per_source(writable: TestClient) -> None:
 
     assert writable.get("/sources").json() == [{"name": "Times of Malta", "article_count": 3}]
     wait_for(writable, {"source": "the times of malta"}, 3)
+
+
+# -- a raw article, parsed as a file is ---------------------------------------------------------
+
+
+def detail_of_file(tmp_path: Path, file: Path, extractor) -> dict:  # type: ignore[no-untyped-def]
+    """The article as `newscorpus ingest` makes it from the file, in a database of its own."""
+    settings = make_settings(tmp_path / "from-file")
+    ingest(migrated_engine(settings), [file], extractor)
+    with TestClient(create_app(settings)) as client:
+        article_id = client.get("/articles").json()["items"][0]["id"]
+        return client.get(f"/articles/{article_id}").json()
+
+
+def comparable(article: dict) -> dict:
+    """What parsing and extraction make of a text: its fields, body and entities."""
+    fields = ("title", "published_at", "author", "source", "credits", "photo_credit", "url", "body")
+    entities = sorted((e["name"], e["type"], e["spans"]) for e in article["entities"])
+    return {name: article[name] for name in fields} | {"entities": entities}
+
+
+@pytest.mark.parametrize("seed", sorted(SEEDS.glob("*.txt")), ids=lambda p: p.name[:3])
+def test_raw_text_is_parsed_exactly_like_a_file(
+    writable: TestClient, tmp_path: Path, extractor, seed: Path
+) -> None:  # type: ignore[no-untyped-def]
+    text = seed.read_text(encoding="utf-8-sig")
+    posted = writable.post("/articles", json={"raw": text}, headers={"X-API-Key": KEY})
+    assert posted.status_code == 201, posted.text
+    as_file = detail_of_file(tmp_path, seed, extractor)
+    assert comparable(posted.json()) == comparable(as_file)
+    again = writable.post("/articles", json={"raw": text}, headers={"X-API-Key": KEY})
+    assert again.status_code == 200 and again.json()["id"] == posted.json()["id"]
+
+
+def test_a_dateline_and_byline_become_fields(writable: TestClient) -> None:
+    raw = (
+        "Harbour Authority Opens New Ferry Terminal\n\nBy Maria Camilleri\n\n"
+        "VALLETTA (May 6, 2024) - The Harbour Authority opened a ferry terminal on Monday. "
+        "Transport Malta welcomed the move.\n\nSource: Times of Malta\n"
+    )
+    article = writable.post("/articles", json={"raw": raw}, headers={"X-API-Key": KEY}).json()
+    assert article["title"] == "Harbour Authority Opens New Ferry Terminal"
+    assert (article["published_at"], article["author"]) == ("2024-05-06", "Maria Camilleri")
+    assert article["source"] == "Times of Malta"
+    assert article["body"].startswith("The Harbour Authority opened")
+
+
+@pytest.mark.parametrize(
+    ("payload", "fields"),
+    [
+        ({"raw": "Some text. More.", "title": "T"}, ["title"]),
+        ({"raw": "Text.", "body": "B", "published_at": "2024-01-01"}, ["body", "published_at"]),
+        ({"raw": ""}, ["raw"]),
+        ({"raw": "By Jane Doe\n\n2024-05-06\n"}, ["raw"]),  # metadata, no body
+        ({"raw": "x", "colour": "red"}, ["colour"]),
+        ({"body": "x", "published_at": "soon"}, ["published_at"]),
+        ({"title": "T"}, ["body"]),
+    ],
+)
+def test_raw_or_fields_not_both_and_the_field_at_fault_is_named(
+    writable: TestClient, payload: dict, fields: list[str]
+) -> None:
+    body = assert_problem(writable.post("/articles", json=payload, headers={"X-API-Key": KEY}), 422)
+    assert [e["field"] for e in body["errors"]] == fields
+
+
+def test_the_schema_says_raw_or_fields(writable: TestClient) -> None:
+    spec = writable.get("/openapi.json").json()
+    content = spec["paths"]["/articles"]["post"]["requestBody"]["content"]["application/json"]
+    forms = [ref["$ref"].rsplit("/", 1)[1] for ref in content["schema"]["oneOf"]]
+    schemas = spec["components"]["schemas"]
+    assert sorted(forms) == ["ArticleFieldsIn", "RawArticleIn"]
+    assert set(schemas["RawArticleIn"]["properties"]) == {"raw", "url"}
+    assert "raw" not in schemas["ArticleFieldsIn"]["properties"]
+    assert all(schemas[form]["additionalProperties"] is False for form in forms)
