@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -267,7 +268,9 @@ _LICENCE = (
 )
 # "Copyright 2003 ...", "Copyright (c) ...", "\u00a9 Example Wire 2003".
 _COPYRIGHT = r"(?:(?:copyright\s*)?(?:\u00a9|\(c\)\s*\d{4}\b)|copyright\s+\d{4}\b)"
-LICENCE_LINE = re.compile(rf"\(?{_COPYRIGHT}.*|.*{_LICENCE}.*", re.IGNORECASE)
+COPYRIGHT_START = re.compile(rf"\(?{_COPYRIGHT}", re.IGNORECASE)
+LICENCE_NAME = re.compile(_LICENCE, re.IGNORECASE)  # searched: a leading .* backtracks badly
+LICENCE_HINTS = ("commons", "cc", "gfdl", "gnu", "rights")
 # ... and in a source line, a licence note in brackets or after a comma or dash.
 LICENCE_NOTE = re.compile(
     rf"\s*(?:[(\[][^()\[\]]*(?:{_LICENCE}|licen[cs]|public\s+domain)[^()\[\]]*[)\]]"
@@ -289,6 +292,7 @@ def _classify_line(line: str, found: _Found) -> bool:
     return True
 
 
+@lru_cache(maxsize=1 << 14)  # boilerplate lines recur across a corpus; callers only read the result
 def _read_item(item: str) -> _Found | None:
     """Return what one metadata item states ("Source: X", "By Y", a date), or None."""
     if match := KEYWORD_DATE_LINE.fullmatch(item):
@@ -315,13 +319,19 @@ def _read_item(item: str) -> _Found | None:
         return _Found(url=match["url"])
     if (match := KEY_LINE.fullmatch(item)) and (found := _read_key(match["key"], match["value"])):
         return found
-    if LICENCE_LINE.fullmatch(item):
+    if COPYRIGHT_START.match(item) or _names_licence(item):
         return _Found()
     if author := _author_of(item):
         return _Found(author=author)
     if UNREADABLE_DATE_LINE.fullmatch(item):
         return _Found()
     return None
+
+
+def _names_licence(item: str) -> bool:
+    """Tell whether a line names a licence ("CC BY 2.5", "All rights reserved")."""
+    lowered = item.lower()  # a plain substring test first: the search is slow on long lines
+    return any(w in lowered for w in LICENCE_HINTS) and LICENCE_NAME.search(item) is not None
 
 
 def _is_agency(value: str) -> bool:
@@ -474,8 +484,10 @@ def _is_body_after(rest: list[str]) -> bool:
     following = rest[0].strip() if rest else ""
     if following[:1].islower() and not _classify_line(following, _Found()):
         return False
-    content = (line for line in rest if line.strip() and not _classify_line(line, _Found()))
-    return any("." in line or "!" in line or "?" in line for line in content)
+    return any(
+        ("." in line or "!" in line or "?" in line) and not _classify_line(line, _Found())
+        for line in rest
+    )
 
 
 # --- the whole article -------------------------------------------------------------------------
