@@ -594,7 +594,10 @@ def test_parse_date(text: str, expected: date | None) -> None:
 # Lines built from the pieces metadata is made of, so the edge rules really get exercised.
 LINE_PIECES = st.sampled_from(
     [BODY, "By Jane Doe", "Source: Reuters", "Photo: AFP", "date 2017-03-14", "(May 3, 2016)",
-     "Published: 12 March 2018", "Short Title Line", "MOSCOW -", "\u201cQuote\u201d", " ", ""]
+     "Published: 12 March 2018", "Short Title Line", "MOSCOW -", "\u201cQuote\u201d", " ", "",
+     "Title: Talks", "Date: Sun, 12 Jan 2003 14:05:00 -0500", f"URL: {URL}", URL, "(Reuters)",
+     "-- AP", "Reporting by Jane Doe; Editing by Max Moe", "Source: Wire (CC BY 2.5)",
+     "\u00a9 Wire 2003", "GENEVA, Jan. 12 (Reuters) - ", "Category: World", "01/12/2003"]
 )  # fmt: skip
 TEXTS = st.one_of(
     st.text(),
