@@ -97,6 +97,10 @@ AGENCY_DATELINE = re.compile(
     rf"\s*{_PLACE}(?:\s*,\s*{_MONTH}\s+{_DAY})?{_AGENCY.removesuffix('?')}{_SEPARATOR}(?=\S)",
     re.IGNORECASE,
 )
+# "(CNN)The Kremlin said ...", "(AP) -- The Kremlin said ...": an agency opening the body.
+AGENCY_OPENING = re.compile(
+    rf"\s*{_AGENCY.removesuffix('?')}\s*(?:{_DASH}{{1,2}}\s*)?(?=[A-Z\"\u201c])"
+)
 UPDATE_KEYWORDS = ("updated", "last updated", "last modified")
 
 
@@ -259,9 +263,9 @@ HEADER_KEYS = {
     **dict.fromkeys(("url", "link", "permalink", "source url", "canonical url"), "url"),
     **dict.fromkeys(("licence", "license", "copyright", "rights"), "licence"),
 }
-# Licence and copyright notes: whole lines at the edges, or the end of a source line.
-# A whole line names a licence by its name, or is a copyright notice with its year; prose that
-# mentions a licence or copyright ("the licence was revoked") is body.
+# Licence and copyright notes. A whole line at an edge is one if it names a licence or is a
+# copyright notice with its year; prose that mentions a licence or copyright ("the licence was
+# revoked") is body.
 _LICENCE = (
     r"(?:creative\s+commons|\bcc[\s-]?by(?:[\s-](?:sa|nd|nc))*\b|\bcc0\b|\bgfdl\b"
     r"|gnu\s+free\s+documentation|all\s+rights\s+reserved)"
@@ -338,7 +342,8 @@ def _is_agency(value: str) -> bool:
     """Tell whether "Reuters" in "(Reuters)" or "-- Reuters" names an agency, not a label."""
     words = value.split()
     return (
-        _looks_like_names(value)
+        len(value.strip()) > 1  # "(S)he said"
+        and _looks_like_names(value)
         and len(words) <= MAX_AGENCY_WORDS
         and value.strip().casefold() not in BRACKETED_LABELS
     )
@@ -592,9 +597,11 @@ def _in_titled_header(lines: list[str], index: int, end: int) -> bool:
 
 def _strip_dateline(line: str, found: _Found) -> str | None:
     """Cut a dateline ("date 2017-03-14 ", "(May 3, 2016) ") off the body; None if there is none."""
-    for pattern in (KEYWORD_DATE_PREFIX, DATELINE_PREFIX, AGENCY_DATELINE):
+    for pattern in (KEYWORD_DATE_PREFIX, DATELINE_PREFIX, AGENCY_DATELINE, AGENCY_OPENING):
         if match := pattern.match(line):
             groups = match.groupdict()
+            if pattern is AGENCY_OPENING and not _is_agency(groups["agency"]):
+                return None
             if "iso_y" in groups:
                 found.merge(_Found.of_date(_date_from_match(match), groups.get("kw")))
             found.merge(_Found(agency=groups.get("agency")))

@@ -399,6 +399,17 @@ REAL_LAYOUTS: list[tuple[str, str, dict[str, Any]]] = [
         f"Date: 2003-01-12\n\nGENEVA, Jan. 12 (Reuters) -- {BODY}",
         {"published_at": date(2003, 1, 12), "source": "Reuters"},
     ),
+    ("agency opening the body", f"(CNN){BODY}", {"source": "CNN"}),
+    (
+        "bracketed letter opening the body is body",
+        "(S)he left. It rained.",
+        {"body": "(S)he left. It rained."},
+    ),
+    (
+        "bracketed label opening the body is body",
+        f"(Video) {BODY}",
+        {"body": f"(Video) {BODY}"},
+    ),
     ("closing agency credit line", f"{BODY}\n\n(Reuters)", {"source": "Reuters"}),
     (
         "bracketed label is not an agency",
