@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from app.api import articles, entities, health, sources, stories
 from app.api.catalog import Catalog
 from app.api.cursors import load_cursors
-from app.api.deps import problems, reject_unknown_query
+from app.api.deps import problems
 from app.budget import BudgetedSearch
 from app.config import Settings, get_settings
 from app.db import create_db_engine
@@ -60,7 +60,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        dependencies=[Depends(reject_unknown_query)],
     )
     app.state.settings = settings
     install_error_handlers(app)

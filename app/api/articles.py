@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.api.catalog import Catalog, CatalogDep, detail, is_plain, summaries
 from app.api.cursors import INT_MAX, Cursors, CursorsDep, fingerprint
-from app.api.deps import QueryModel, SearchDep, problems
+from app.api.deps import CheckedRoute, QueryModel, SearchDep, problems
 from app.api.writes import WriterDep, get_extractor
 from app.db import EngineDep, SessionDep
 from app.errors import BadCursor, NotFound
@@ -58,7 +58,7 @@ from app.search.base import (
     Sort,
 )
 
-router = APIRouter(prefix="/articles", tags=["articles"])
+router = APIRouter(prefix="/articles", tags=["articles"], route_class=CheckedRoute)
 
 FACET_NAMES = ("person", "place", "org", "source")
 MAX_FACET_SIZE = 100

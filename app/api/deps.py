@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated, Any, Generic, TypeVar, get_origin
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
@@ -70,28 +70,35 @@ class QueryModel(Generic[Model]):
             ) from None
 
 
-async def reject_unknown_query(request: Request) -> None:
-    """Answer 400 for a query parameter the route does not declare: a typo such as
-    `pubished_from` must not silently return everything. On every route the API documents
-    (the app's own dependency); the docs pages are not in it and take what their scripts send."""
-    query, route = request.query_params, request.scope["route"]
-    if not query or not route.include_in_schema:
-        return
-    known = declared_query(route)
-    if unknown := [name for name in query.keys() if name not in known]:  # noqa: SIM118
-        raise UnknownParameter(unknown, known)
+class CheckedRoute(APIRoute):
+    """A route that answers 400 for a query parameter it does not declare: a typo such as
+    `pubished_from` must not silently return everything. Every router of the API uses it;
+    routes left out of the OpenAPI document (the docs pages) take what their scripts send.
+    Checked in the route's handler, not as a dependency: FastAPI's solving of one more
+    dependency cost about 60 us a request (a quarter of a minimal endpoint's time)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if not self.include_in_schema:
+            return handler
+        known = declared_query(self)
+
+        async def checked(request: Request) -> Response:
+            if request.scope["query_string"]:
+                query = request.query_params
+                if unknown := [name for name in query.keys() if name not in known]:  # noqa: SIM118
+                    raise UnknownParameter(unknown, known)
+            return await handler(request)
+
+        return checked
 
 
 def declared_query(route: APIRoute) -> frozenset[str]:
-    """The query parameters a route declares (its dependencies' and those it documents as a
-    QueryModel's), worked out on its first request."""
-    names: frozenset[str] | None = route.__dict__.get("_declared_query")
-    if names is None:
-        extra = (route.openapi_extra or {}).get("parameters", [])
-        documented = {p["name"] for p in extra if p.get("in") == "query"}
-        names = frozenset(_query_fields(route.dependant)) | documented
-        route.__dict__["_declared_query"] = names
-    return names
+    """The query parameters a route declares: its dependencies' and those it documents as a
+    QueryModel's."""
+    extra = (route.openapi_extra or {}).get("parameters", [])
+    documented = {p["name"] for p in extra if p.get("in") == "query"}
+    return frozenset(_query_fields(route.dependant)) | documented
 
 
 def _query_fields(dependant: Dependant) -> Iterator[str]:

@@ -10,14 +10,14 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import aliased, selectinload
 
 from app.api.cursors import Count, Cursors, CursorsDep, RowId, fingerprint
-from app.api.deps import QueryModel, problems
+from app.api.deps import CheckedRoute, QueryModel, problems
 from app.db import SessionDep
 from app.errors import NotFound
 from app.ingest.names import lookup_key
 from app.models import Entity, EntityName, Mention
 from app.schemas import EntityDetail, EntityPage, EntitySummary, RelatedEntity
 
-router = APIRouter(prefix="/entities", tags=["entities"])
+router = APIRouter(prefix="/entities", tags=["entities"], route_class=CheckedRoute)
 
 MAX_RELATED = 100
 

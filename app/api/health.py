@@ -6,13 +6,13 @@ from fastapi import APIRouter
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.api.deps import SearchDep, problems
+from app.api.deps import CheckedRoute, SearchDep, problems
 from app.db import EngineDep
 from app.errors import Unavailable
 from app.migrate import schema_is_current
 from app.schemas import Health, Readiness
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=CheckedRoute)
 
 
 @router.get("/healthz", response_model=Health)

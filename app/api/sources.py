@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.api.catalog import CatalogDep
+from app.api.deps import CheckedRoute
 from app.db import SessionDep
 from app.schemas import SourceCount
 
-router = APIRouter(tags=["sources"])
+router = APIRouter(tags=["sources"], route_class=CheckedRoute)
 
 
 @router.get("/sources", response_model=list[SourceCount])

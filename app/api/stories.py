@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from app.api.articles import entity_filters, summary
 from app.api.catalog import CatalogDep
 from app.api.cursors import Count, Cursors, CursorsDep, RowId, fingerprint
-from app.api.deps import QueryModel, SearchDep, problems
+from app.api.deps import CheckedRoute, QueryModel, SearchDep, problems
 from app.db import SessionDep
 from app.errors import NotFound
 from app.models import Article, Entity, Story, StoryEntity
@@ -29,7 +29,7 @@ from app.schemas import (
 )
 from app.search.base import ArticleQuery
 
-router = APIRouter(prefix="/stories", tags=["stories"])
+router = APIRouter(prefix="/stories", tags=["stories"], route_class=CheckedRoute)
 
 # Filters look at the stories of matching articles, counted inside the index: the stories with
 # the most matching articles first, at most this many (beyond it, narrow the query).
