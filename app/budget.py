@@ -33,7 +33,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.errors import Unavailable, problem_response
+from app.errors import Unavailable, disk_full_response, problem_response
+from app.failures import is_disk_full
 
 # SQLite VM steps between deadline checks: about 0.1 ms of work, a negligible overhead.
 PROGRESS_STEPS = 10_000
@@ -157,8 +158,11 @@ class BudgetedSearch:
 
 
 async def _on_operational_error(_: Request, error: Exception) -> JSONResponse:
-    """Turn an interrupted or locked database into a 503 a client can retry."""
+    """Turn an interrupted or locked database into a 503 a client can retry, a full disk
+    into a 507."""
     assert isinstance(error, OperationalError)
+    if is_disk_full(error):
+        return disk_full_response()
     message = str(error.orig)
     if message == "interrupted" or expired():
         return problem_response(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -20,7 +21,16 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings, get_settings
 from app.db import create_db_engine
-from app.failures import FAILURE, USAGE, explain
+from app.failures import (
+    FAILURE,
+    USAGE,
+    OperatorError,
+    database_disk_full,
+    disk_full_message,
+    explain,
+    is_disk_full,
+    sqlite_path,
+)
 from app.ingest.pipeline import load_extractor
 from app.migrate import upgrade_to_head
 from app.models import Article
@@ -109,12 +119,22 @@ def _assign_pending_stories(engine: Engine) -> int:
     return pending
 
 
-def _catch_up_index(settings: Settings, engine: Engine) -> None:
-    index = TantivyIndex(settings.resolved_index_dir, engine)
+def _catch_up_index(settings: Settings, engine: Engine, *, serving: bool = False) -> None:
+    """Index what the database has that the index has not. On a full disk: one line, and
+    exit status 1, unless `serving` (the server serves what the index has and tries again)."""
+    where = settings.resolved_index_dir
+    index = TantivyIndex(where, engine)
     try:
         click.echo(f"indexed {index.catch_up()} articles")
     except IndexBusy:
         click.echo("a running server holds the index: it will index the new articles")
+    except Exception as error:
+        if not is_disk_full(error, where):
+            raise
+        if not serving:
+            raise OperatorError(f"indexing failed: {disk_full_message(where)}") from error
+        click.echo(f"warning: indexing failed: {disk_full_message(where)}; serving the index "
+                   "as it is, and indexing again when there is space", err=True)  # fmt: skip
     finally:
         index.close()
 
@@ -142,6 +162,11 @@ def ingest_into(settings: Settings, engine: Engine, paths: list[Path], *, extrac
                 niceness=0 if follower is None else READER_NICENESS,
                 on_progress=lambda n: progress.advance(task, n),
             )
+    except Exception as error:
+        if not is_disk_full(error):
+            raise
+        full = database_disk_full(settings.resolved_database_url, needed=_text_size(files))
+        raise OperatorError(f"loading failed: {full}; what was loaded before is kept") from error
     finally:
         if follower is not None:
             follower.stop()
@@ -155,6 +180,15 @@ def ingest_into(settings: Settings, engine: Engine, paths: list[Path], *, extrac
     if follower is None or not follower.finish():
         _catch_up_index(settings, engine)
     return not report.failed
+
+
+def _text_size(files: list[tuple[Path, str]]) -> int:
+    """Bytes of the files' text: the least a load of them needs."""
+    total = 0
+    for path, _ in files:
+        with contextlib.suppress(OSError):
+            total += path.stat().st_size
+    return total
 
 
 # A bulk load of at least this many files indexes while it loads, in a second process, instead
@@ -301,7 +335,7 @@ def serve(seed: Path | None, host: str, port: int, workers: int | None) -> None:
     if seed is not None and empty:
         ingest_into(settings, engine, [seed], extract=True)
     else:
-        _catch_up_index(settings, engine)  # here, once, not in each worker's start-up
+        _catch_up_index(settings, engine, serving=True)  # once here, not in each worker
     engine.dispose()
     uvicorn.run(
         "app.main:create_app",
@@ -408,6 +442,23 @@ def migrate() -> None:
     """Bring the database schema to the newest migration."""
     _ready_engine(get_settings())
     click.echo("database at head")
+
+
+@cli.command()
+def status() -> None:
+    """Show the database, its schema, the articles, what waits for indexing, extraction and
+    stories, and the free space, on one screen (it changes nothing)."""
+    from app.status import LINES, status_lines
+
+    settings = get_settings()
+    database = sqlite_path(settings.resolved_database_url)
+    if database is not None and not database.exists():
+        raise OperatorError(f"no database at {database} yet: `newscorpus migrate` creates it")
+    engine = create_db_engine(settings.resolved_database_url)
+    width = max(len(label) for label, _ in LINES) + 1
+    for label, text in status_lines(settings, engine):
+        click.echo(f"{label + ':':<{width}} {text}")
+    engine.dispose()
 
 
 @cli.command("eval")

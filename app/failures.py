@@ -45,8 +45,16 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
 _DISK_FULL_TEXT = re.compile(r"database or disk is full|no space left on device|disk quota", re.I)
 
 
-def is_disk_full(error: BaseException) -> bool:
-    """Tell whether the error, or one behind it, is a full disk (or an exhausted quota)."""
+# Tantivy reports a failed write as a killed writer, without the OS's reason: when almost no
+# space is left where it writes, that is the reason.
+LOW_SPACE = 16 * 2**20
+
+
+def is_disk_full(error: BaseException, directory: Path | None = None) -> bool:
+    """Tell whether the error, or one behind it, is a full disk (or an exhausted quota); or,
+    for a write under `directory`, whether almost no space is left there."""
+    if directory is not None and (free_space(directory) or 0) < LOW_SPACE:
+        return True
     for cause in _chain(error):
         if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
             return True
@@ -55,7 +63,7 @@ def is_disk_full(error: BaseException) -> bool:
     return False
 
 
-def _size(n: float) -> str:
+def human_size(n: float) -> str:
     for unit in ("bytes", "kB", "MB", "GB"):
         if n < 1000 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
@@ -73,16 +81,25 @@ def free_space(directory: Path) -> int | None:
     return None
 
 
+def database_disk_full(database_url: str, *, needed: int | None = None) -> str:
+    """One line for a database write that found the disk full."""
+    database = sqlite_path(database_url)
+    if database is None:  # PostgreSQL: its server's disk
+        return "the database server's disk is full: free some space there and run it again"
+    return disk_full_message(database.parent, needed=needed)
+
+
 def disk_full_message(where: Path, *, needed: int | None = None) -> str:
     """One line for a full disk: where, what is free there, and what is needed if known."""
     free = free_space(where)
-    space = f"{_size(free)} free there" if free is not None else "no space there"
+    space = f"{human_size(free)} free there" if free is not None else "no space there"
     if needed:
-        space += f", about {_size(needed)} needed"
+        space += f", at least {human_size(needed)} needed"
     return f"the disk is full writing {where} ({space}): free some space and run it again"
 
 
-def _sqlite_path(url: str) -> Path | None:
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL (None for another database, or in memory)."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
@@ -100,9 +117,12 @@ def explain(
         return _bad_setting(error)
     if isinstance(error, SettingsError):
         return _unparsable_setting(error)
-    database = _sqlite_path(database_url) if database_url else None
+    database = sqlite_path(database_url) if database_url else None
     if is_disk_full(error):
-        return OperatorError(disk_full_message(database.parent if database else data_dir or Path()))
+        if database_url:
+            return OperatorError(database_disk_full(database_url))
+        return OperatorError(disk_full_message(data_dir or Path()))
+
     for cause in _chain(error):
         if isinstance(cause, sqlite3.DatabaseError):
             return _sqlite_failure(cause, database)

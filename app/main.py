@@ -19,7 +19,7 @@ from app.errors import install_error_handlers
 from app.indexer import BackgroundIndexer
 from app.middleware import install_middleware
 from app.migrate import upgrade_to_head
-from app.search.tantivy_index import IndexBusy, TantivyIndex
+from app.search.tantivy_index import TantivyIndex
 
 DESCRIPTION = """
 A REST API over a corpus of news articles: list, search with ranking and highlighted
@@ -38,11 +38,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         upgrade_to_head(engine)
         app.state.cursors = load_cursors(engine)
         index = TantivyIndex(settings.resolved_index_dir, engine)
-        try:
-            index.catch_up()  # start-up catches up with what was committed while we were down
-        except IndexBusy:
-            index.refresh()
         indexer = BackgroundIndexer(index, interval=settings.index_poll_seconds)
+        # Catch up with what was committed while we were down; if that fails (a full disk),
+        # reads are served all the same and the indexer tries again.
+        indexer.step()
         indexer.start()
         # Routers search through the time budget; the indexer writes the index directly.
         search = BudgetedSearch(index, threads=settings.search_threads)

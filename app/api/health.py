@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -23,7 +23,7 @@ async def healthz() -> Health:
 
 
 @router.get("/readyz", response_model=Readiness, responses=problems(503))
-def readyz(engine: EngineDep, search: SearchDep) -> Readiness:
+def readyz(request: Request, engine: EngineDep, search: SearchDep) -> Readiness:
     """Report whether the database is reachable with its schema at head, and the index lag."""
     try:
         with engine.connect() as connection:
@@ -34,4 +34,7 @@ def readyz(engine: EngineDep, search: SearchDep) -> Readiness:
         raise Unavailable("the database is not reachable", headers={"Retry-After": "5"}) from None
     if not at_head:
         raise Unavailable("the database schema is not at the newest migration")
+    failure = request.app.state.indexer.failure
+    if failure is not None:
+        raise Unavailable(f"the index cannot catch up: {failure}", headers={"Retry-After": "30"})
     return Readiness(status="ready", schema_at_head=at_head, index_lag=lag)

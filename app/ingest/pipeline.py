@@ -30,6 +30,7 @@ from app.ingest.load import (
     replace_entities,
 )
 from app.ingest.parse import ParsedArticle, ParseError, parse_article
+from app.lifetime import end_with_parent
 from app.models import Article, Mention
 
 if TYPE_CHECKING:
@@ -157,7 +158,9 @@ def _prepared_batches(
     if processes <= 1:
         yield from (_prepare(batch, max_bytes) for batch in batches)
         return
-    pool = ProcessPoolExecutor(processes, initializer=os.nice, initargs=(niceness,))
+    pool = ProcessPoolExecutor(
+        processes, initializer=_start_reader, initargs=(niceness, os.getpid())
+    )
     try:
         ahead: deque[Future[_Batch]] = deque()
         for batch in batches:
@@ -168,6 +171,13 @@ def _prepared_batches(
             yield ahead.popleft().result()
     finally:
         pool.shutdown(cancel_futures=True)
+
+
+def _start_reader(niceness: int, loader: int) -> None:
+    """Set up a reading process: at `niceness`, and ending with the `loader` process that
+    started it, even when that one is killed (the OOM killer) and cannot stop it."""
+    os.nice(niceness)
+    end_with_parent(loader)
 
 
 def _prepare(files: list[tuple[Path, str]], max_bytes: int) -> _Batch:

@@ -5,6 +5,7 @@ just re-indexes the articles since the last commit (delete-then-add by id: never
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -97,32 +98,39 @@ class IndexWriting:
         in one commit instead: searches see the old one until the new one is whole, and no
         replaced document stays behind (Tantivy drops one only when it merges its segment)."""
         with self._write_lock:
-            writer = self._acquire_writer()
-            seq = self.watermark
-            replacing = self._replaces_all(seq)
-            if replacing:  # committed once, at the end
-                # A delete like any other, of what was added before it (delete_all_documents
-                # also rewinds the writer's operation stamps); emptied segments go at commit.
-                writer.delete_documents_by_query(tantivy.Query.all_query())
-            every: float = math.inf if replacing else commit_every
-            seconds = math.inf if replacing else COMMIT_SECONDS
-            done = pending = 0
-            last_commit = time.monotonic()
-            while True:
-                finished = not more()  # asked before looking: a last look follows the end
-                while batch := self._changed_since(seq, batch_size):
-                    self._add(writer, batch)
-                    seq, pending = batch[-1][0].seq, pending + len(batch)
-                    if pending >= every or time.monotonic() - last_commit >= seconds:
-                        done, pending = self._commit(writer, seq, done + pending), 0
-                        last_commit = time.monotonic()
-                if finished:
-                    break
-            if pending or replacing:
-                done = self._commit(writer, seq, done + pending)
-            if done or replacing:
-                self.index.reload()
-            return done
+            try:
+                return self._catch_up(batch_size, commit_every, more)
+            except BaseException:
+                self._drop_writer()  # Tantivy kills a writer that failed: the next try needs anew
+                raise
+
+    def _catch_up(self, batch_size: int, commit_every: int, more: Callable[[], bool]) -> int:
+        writer = self._acquire_writer()
+        seq = self.watermark
+        replacing = self._replaces_all(seq)
+        if replacing:  # committed once, at the end
+            # A delete like any other, of what was added before it (delete_all_documents
+            # also rewinds the writer's operation stamps); emptied segments go at commit.
+            writer.delete_documents_by_query(tantivy.Query.all_query())
+        every: float = math.inf if replacing else commit_every
+        seconds = math.inf if replacing else COMMIT_SECONDS
+        done = pending = 0
+        last_commit = time.monotonic()
+        while True:
+            finished = not more()  # asked before looking: a last look follows the end
+            while batch := self._changed_since(seq, batch_size):
+                self._add(writer, batch)
+                seq, pending = batch[-1][0].seq, pending + len(batch)
+                if pending >= every or time.monotonic() - last_commit >= seconds:
+                    done, pending = self._commit(writer, seq, done + pending), 0
+                    last_commit = time.monotonic()
+            if finished:
+                break
+        if pending or replacing:
+            done = self._commit(writer, seq, done + pending)
+        if done or replacing:
+            self.index.reload()
+        return done
 
     def _replaces_all(self, seq: int) -> bool:
         """Whether the index has documents and every article changed since `seq`: indexing
@@ -158,6 +166,13 @@ class IndexWriting:
             if self._writer is not None:
                 self._writer.wait_merging_threads()
                 self._writer = None
+
+    def _drop_writer(self) -> None:
+        """Let go of the writer, its uncommitted work and its lock (after a failure)."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            with contextlib.suppress(ValueError):  # a killed writer has nothing left to wait for
+                writer.wait_merging_threads()
 
     def _changed_since(self, seq: int, limit: int) -> list[_Changed]:
         """The next articles past `seq` (indexed columns only) with their (type, entity id)s,
