@@ -6,6 +6,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from multiprocessing.sharedctypes import Synchronized
@@ -442,6 +443,12 @@ def migrate() -> None:
     """Bring the database schema to the newest migration."""
     _ready_engine(get_settings())
     click.echo("database at head")
+
+
+@cli.command()
+def keygen() -> None:
+    """Print a new random API key, for NEWSCORPUS_API_KEYS (a JSON list: '["KEY"]')."""
+    click.echo(secrets.token_urlsafe(32))
 
 
 @cli.command()

@@ -4,8 +4,10 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_KEY_LENGTH = 16  # `newscorpus keygen` makes keys of 43
 
 
 def _usable_cores() -> int:
@@ -38,6 +40,25 @@ class Settings(BaseSettings):
     search_threads: int = Field(default=4, gt=0)  # index searches run on this bounded pool
     max_body_bytes: int = Field(default=5_000_000, gt=0)  # larger request bodies: 413
     cors_origins: list[str] = Field(default_factory=list)  # JSON list; empty: CORS off
+
+    @field_validator("api_keys")
+    @classmethod
+    def _strong_header_keys(cls, keys: list[str]) -> list[str]:
+        """Refuse keys a client could not send (HTTP carries header values as bytes, read as
+        latin-1: only printable ASCII means the same on both sides) or could guess."""
+        for n, key in enumerate(keys, 1):
+            which = f"key {n} of {len(keys)}"
+            if not (key.isascii() and key.isprintable()) or key != key.strip():
+                raise ValueError(
+                    f"{which} has characters other than printable ASCII, or spaces at an end, "
+                    "which a header cannot carry unchanged: `newscorpus keygen` makes one"
+                )
+            if len(key) < MIN_KEY_LENGTH:
+                raise ValueError(
+                    f"{which} is shorter than {MIN_KEY_LENGTH} characters: "
+                    "`newscorpus keygen` makes one"
+                )
+        return keys
 
     @property
     def resolved_database_url(self) -> str:

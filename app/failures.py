@@ -131,13 +131,17 @@ def explain(
     return None
 
 
+SECRET_SETTINGS = {"api_keys", "database_url"}  # never echoed in a message
+
+
 def _bad_setting(error: ValidationError) -> OperatorError:
     first = error.errors(include_url=False)[0]
-    name = ENV_PREFIX + "_".join(str(part) for part in first["loc"][:1]).upper()
+    field = str(first["loc"][0]) if first["loc"] else ""
+    name = ENV_PREFIX + field.upper()
+    value = name if field in SECRET_SETTINGS else f"{name}={first['input']!r}"
     more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
     return OperatorError(
-        f"{name}={first['input']!r}: {first['msg']}{more}; set it to a valid value or unset it",
-        USAGE,
+        f"{value}: {first['msg']}{more}; set it to a valid value or unset it", USAGE
     )
 
 

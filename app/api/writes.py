@@ -26,8 +26,11 @@ def require_writer(
         raise Forbidden("writes are disabled: the server has no API key configured")
     if not api_key:
         raise Unauthorized("send an API key in the X-API-Key header")
-    # Compare against every key, so timing tells nothing about which one nearly matched.
-    matches = [hmac.compare_digest(api_key.encode(), key.encode()) for key in keys]
+    # The header's bytes, as received (Starlette reads them as latin-1), against each key's
+    # (printable ASCII: see Settings); all compared, so timing tells nothing about which one
+    # nearly matched.
+    sent = api_key.encode("latin-1")
+    matches = [hmac.compare_digest(sent, key.encode("ascii")) for key in keys]
     if not any(matches):
         raise Forbidden("the API key is not valid")
 

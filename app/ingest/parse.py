@@ -514,6 +514,8 @@ def parse_article(text: str) -> ParsedArticle:
     body = "\n".join(lines[start:end]).strip()
     if not body:
         raise ParseError("article has no body text, only metadata")
+    if not any(character.isalnum() for character in body):  # zero-width spaces, marks alone
+        raise ParseError("article body has no letter or digit: no text to keep")
     return ParsedArticle(
         body=body,
         title=found.title or title,

@@ -13,7 +13,7 @@ from app.main import create_app
 from tests.api.test_articles import assert_problem
 from tests.conftest import SEEDS, ingest, make_settings, migrated_engine
 
-KEY = "s3cret-key"
+KEY = "s3cret-key-for-tests"
 NEW = {
     "title": "Harbour Authority Opens New Ferry Terminal in Valletta",
     "body": "The Harbour Authority opened a ferry terminal in Valletta on Monday, "
@@ -25,7 +25,7 @@ NEW = {
 
 @pytest.fixture
 def writable(tmp_path: Path, extractor) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
-    app = create_app(make_settings(tmp_path, api_keys=[KEY, "another-key"]))
+    app = create_app(make_settings(tmp_path, api_keys=[KEY, "another-key-for-tests"]))
     with TestClient(app) as client:
         app.state.extractor = extractor  # the session's model: no second spaCy load
         yield client
@@ -60,7 +60,7 @@ def test_post_runs_the_pipeline_and_is_idempotent(writable: TestClient) -> None:
     assert article["published_at"] == "2024-05-06" and article["source"] == "Times of Malta"
     names = {e["name"] for e in article["entities"]}
     assert {"Valletta", "Maria Camilleri"} <= names
-    again = writable.post("/articles", json=NEW, headers={"X-API-Key": "another-key"})
+    again = writable.post("/articles", json=NEW, headers={"X-API-Key": "another-key-for-tests"})
     assert again.status_code == 200 and again.json()["id"] == article["id"]
     found = wait_for(writable, {"q": "ferry terminal"}, 1)  # indexed within about a second
     assert found[0]["id"] == article["id"] and "<mark>" in found[0]["snippet"]
@@ -79,6 +79,39 @@ def test_post_runs_the_pipeline_and_is_idempotent(writable: TestClient) -> None:
 )
 def test_invalid_article_is_422(writable: TestClient, payload: dict) -> None:
     assert_problem(writable.post("/articles", json=payload, headers={"X-API-Key": KEY}), 422)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("body", "\u200b\u200b\u200b"),  # zero-width spaces
+        ("body", "\u0301\u0308\u030a"),  # combining marks, nothing to combine with
+        ("body", "\u200d\u2060 \ufeff"),  # joiners, word joiner, BOM
+        ("body", "... -- !!"),  # punctuation only
+        ("url", "javascript:alert(1)"),
+        ("url", "JavaScript:alert(1)"),
+        ("url", "data:text/html,<script>alert(1)</script>"),
+        ("url", "//example.org/no-scheme"),
+        ("url", "https:///no-host"),
+    ],
+)
+def test_content_free_bodies_and_script_urls_are_422_naming_the_field(
+    writable: TestClient, field: str, value: str
+) -> None:
+    response = writable.post("/articles", json=NEW | {field: value}, headers={"X-API-Key": KEY})
+    assert_problem(response, 422)
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("body", "e\u0301t\u00e9 \u65e5\u672c"), ("url", "HTTPS://example.org/a?b=c#d")],
+)
+def test_marks_on_letters_and_web_urls_are_accepted(
+    writable: TestClient, field: str, value: str
+) -> None:
+    response = writable.post("/articles", json=NEW | {field: value}, headers={"X-API-Key": KEY})
+    assert response.status_code == 201, response.text
 
 
 def test_sources_lists_one_spelling_per_source(writable: TestClient) -> None:

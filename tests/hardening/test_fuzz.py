@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, settings
 from app.main import create_app
 from tests.conftest import SEEDS, ingest, make_settings, migrated_engine
 
-KEY = "fuzz-key"
+KEY = "fuzz-key-for-the-tests"
 EXAMPLES = 100
 # Operations taking an opaque `cursor`: a string that fits its schema but that this server did
 # not issue is a documented 400 (Bad Cursor), so valid-looking data may get a 400 there.

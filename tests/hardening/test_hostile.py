@@ -16,7 +16,7 @@ from app.main import create_app
 from tests.conftest import SEEDS, ingest, make_settings, migrated_engine
 from tests.hardening.hostile import RAW, VALUES
 
-KEY = "hostile-key"
+KEY = "hostile-key-for-tests"
 PROBLEM = "application/problem+json"
 
 

@@ -18,7 +18,7 @@ from app.search.base import ArticleQuery
 from tests.api.test_articles import assert_problem
 from tests.conftest import make_settings
 
-KEY = "limits-key"
+KEY = "limits-key-for-tests"
 NEW = {"title": "Ferry", "body": "The harbour opened a ferry terminal on Monday."}
 FOREVER = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT count(*) FROM n"
 
