@@ -120,6 +120,13 @@ async def _on_http(_: Request, error: Exception) -> JSONResponse:
     return problem_response(error.status_code, detail, headers=error.headers)
 
 
+def disk_full_response() -> JSONResponse:
+    """507: the write found the disk full (the operator must free space; nothing was saved)."""
+    log.warning("a write failed: the disk is full")
+    detail = "the server's disk is full: nothing was saved; try again later"
+    return problem_response(507, detail, headers={"Retry-After": "60"})
+
+
 async def _on_unexpected(_: Request, error: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=error)
     return problem_response(500, "An unexpected error occurred; it has been logged.")

@@ -60,7 +60,7 @@ _TEXT = r"[^\x00-\x08\x0e-\x1f\x7f-\x9f]"
 TEXT_PATTERN = rf"^{_TEXT}*$"
 BODY_PATTERN = rf"^{_TEXT}*[^\W_]{_TEXT}*$"
 URL_PATTERN = rf"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#\x00-\x1f\x7f-\x9f]{_TEXT}*$"
-REGEX = "python-re"
+REGEX: Literal["python-re"] = "python-re"
 
 
 MAX_TEXT = 1_000_000

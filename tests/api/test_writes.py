@@ -104,6 +104,22 @@ def test_content_free_bodies_and_script_urls_are_422_naming_the_field(
 
 
 @pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"raw": "\u200b\u2060\n\n\u0301\u0308"}, "raw"),  # invisible, and marks alone
+        ({"raw": "Title: A headline\n\n\u200b\u200b"}, "raw"),  # a headline over nothing
+        ({"raw": "A headline\n\nSome text.", "url": "javascript:alert(1)"}, "url"),
+    ],
+)
+def test_raw_articles_without_content_or_with_script_urls_are_422(
+    writable: TestClient, payload: dict, field: str
+) -> None:
+    response = writable.post("/articles", json=payload, headers={"X-API-Key": KEY})
+    assert_problem(response, 422)
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
+@pytest.mark.parametrize(
     ("field", "value"),
     [("body", "e\u0301t\u00e9 \u65e5\u672c"), ("url", "HTTPS://example.org/a?b=c#d")],
 )
