@@ -471,14 +471,19 @@ def status() -> None:
 @cli.command("eval")
 @click.argument("gold", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("texts", type=click.Path(exists=True, file_okay=False, path_type=Path))
-def evaluate(gold: Path, texts: Path) -> None:
+@click.option(
+    "--strict", is_flag=True, help="Count each extra entity for one real thing as an error."
+)
+@click.option("--errors", is_flag=True, help="List every error after the scores.")
+def evaluate(gold: Path, texts: Path, strict: bool, errors: bool) -> None:
     """Score entity extraction against a gold file.
 
     GOLD is the entities JSON, TEXTS the directory of its article files; prints per-type
-    precision, recall and F1."""
+    precision, recall and F1, lenient or (--strict) counting split entities as errors."""
     from app.ingest.evaluate import evaluate as run_evaluation
 
-    click.echo(run_evaluation(gold, texts, load_extractor(get_settings())).format())
+    report = run_evaluation(gold, texts, load_extractor(get_settings()), strict=strict)
+    click.echo(report.format(errors=errors))
 
 
 def main() -> None:

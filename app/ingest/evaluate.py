@@ -2,17 +2,21 @@
 
 The gold file (tests/data/seed_entities.json is one) maps each article file name to the
 distinct entities a careful reader finds, by canonical name, under "people", "places" and
-"organisations"; "also_acceptable" lists defensible extras, which count neither for nor against.
-Names match case-insensitively (and ignoring accents, quote styles and spacing): the extractor
-must produce the canonical name, a variant is a miss and a false positive. The lenient mode of
-score() also accepts the gold file's variants ("aliases") and a leading "the", to measure raw NER.
+"organisations"; "aliases" maps the text's other forms to those names; "also_acceptable" lists
+defensible extras, which count neither for nor against. Names match ignoring case, accents,
+quote styles, spacing, a leading "the" and a possessive.
+
+Two modes, as ../shared/dev/entities/README.md describes them: lenient counts a gold entity found
+once however many predicted entities find it; strict counts every extra one as a false positive
+(one person split into "John Smith" and "Smith" is one hit and one error).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,13 +27,15 @@ from app.ingest.parse import parse_article
 
 if TYPE_CHECKING:
     from app.ingest.entities import EntityExtractor
+    from app.ingest.linking import FoundEntity
 
 GOLD_FIELDS: dict[EntityType, str] = {
     "person": "people",
     "place": "places",
     "org": "organisations",
 }
-Predicted = Mapping[str, Mapping[EntityType, set[str]]]
+# Per article file, per type: each predicted entity as its names (canonical name first).
+Predicted = Mapping[str, Mapping[EntityType, Sequence[Sequence[str]]]]
 
 
 @dataclass
@@ -63,7 +69,7 @@ class Error:
 
     file: str
     type: EntityType
-    kind: str  # "fp" (extracted, not in gold) or "fn" (in gold, not extracted)
+    kind: str  # "fp": extracted, not in gold; "fn": in gold, not extracted; "split": extra
     name: str
 
 
@@ -101,60 +107,85 @@ def gold_articles(gold: Mapping[str, object]) -> dict[str, dict]:
     return {k: v for k, v in gold.items() if not k.startswith("_") and isinstance(v, dict)}
 
 
-def score(gold: Mapping[str, object], predicted: Predicted, *, lenient: bool = False) -> Report:
-    """Score predicted names per article and type against the gold entities."""
+def score(gold: Mapping[str, object], predicted: Predicted, *, strict: bool = False) -> Report:
+    """Score each article's predicted entities against its gold entities, type by type.
+
+    A predicted entity is a set of names (its canonical name and the forms it goes by); it finds
+    the gold entity one of its names or the gold's aliases spells, of the same type. Each gold
+    entity found is a true positive, each predicted entity that finds none (nor an acceptable
+    name) a false positive. With strict, every extra entity that finds an already found gold
+    entity (one real thing split in two) is a false positive too.
+    """
     report = Report()
     for file, entry in gold_articles(gold).items():
         found = predicted.get(file, {})
-        variants = _variants(entry) if lenient else {}
         for type_ in ENTITY_TYPES:
-            field_name = GOLD_FIELDS[type_]
-            wanted = {_match_key(n) for n in entry.get(field_name, [])}
-            acceptable = {
-                _match_key(n) for n in entry.get("also_acceptable", {}).get(field_name, [])
-            }
-            got = {
-                _lenient(n, variants) if lenient else _match_key(n) for n in found.get(type_, ())
-            }
-            got -= acceptable - wanted
-            counts = Counts(len(got & wanted), len(got - wanted), len(wanted - got))
+            counts, errors = _score_type(entry, type_, found.get(type_, ()), strict=strict)
             report.per_type[type_].add(counts)
-            report.errors += [Error(file, type_, "fp", n) for n in sorted(got - wanted)]
-            report.errors += [Error(file, type_, "fn", n) for n in sorted(wanted - got)]
+            report.errors += [Error(file, type_, kind, name) for kind, name in errors]
     return report
 
 
+def _score_type(
+    entry: Mapping, type_: EntityType, entities: Iterable[Sequence[str]], *, strict: bool
+) -> tuple[Counts, list[tuple[str, str]]]:
+    """Score one article's predicted entities of one type; return the counts and the errors."""
+    field_name = GOLD_FIELDS[type_]
+    wanted = _gold_keys(entry, entry.get(field_name, []))
+    acceptable = _gold_keys(entry, entry.get("also_acceptable", {}).get(field_name, []))
+    hits: Counter[str] = Counter()
+    errors: list[tuple[str, str]] = []
+    for names in entities:
+        keys = [_match_key(n) for n in names]
+        found = [wanted[k] for k in keys if k in wanted]
+        if found:
+            hits[found[0]] += 1  # the canonical name's match first, else the first alias's
+            if strict and hits[found[0]] > 1:
+                errors.append(("split", names[0]))
+        elif not any(k in acceptable for k in keys):
+            errors.append(("fp", names[0]))
+    missed = sorted(set(wanted.values()) - set(hits))
+    errors += [("fn", name) for name in missed]
+    extra = sum(n - 1 for n in hits.values()) if strict else 0
+    fp = sum(1 for kind, _ in errors if kind == "fp") + extra
+    return Counts(len(hits), fp, len(missed)), errors
+
+
+def _gold_keys(entry: Mapping, canonicals: Iterable[str]) -> dict[str, str]:
+    """Map the match keys of gold names, and of the aliases that point at them, to the name."""
+    names = {_match_key(c): c for c in canonicals}
+    for variant, canonical in entry.get("aliases", {}).items():
+        if _match_key(canonical) in names:
+            names.setdefault(_match_key(variant), names[_match_key(canonical)])
+    return names
+
+
 def _match_key(name: str) -> str:
-    """Fold a name for matching: case, accents, quote styles and spacing do not count."""
-    return fold(name)
-
-
-def _variants(entry: Mapping) -> dict[str, str]:
-    """Map the gold entry's variant names to its canonical names, for lenient matching."""
-    return {_match_key(v): _match_key(c) for v, c in entry.get("aliases", {}).items()}
-
-
-def _lenient(name: str, variants: Mapping[str, str]) -> str:
-    """Match a raw name leniently: drop "the" and a possessive, then follow the gold aliases."""
-    key = _match_key(name)
-    bare = re.sub(r"'s$", "", re.sub(r"^the ", "", key))
-    return variants.get(key) or variants.get(bare) or variants.get(f"the {bare}") or bare
+    """Fold a name for matching: case, accents, quotes, spacing, "the" and a possessive."""
+    key = fold(name)
+    return re.sub(r"'s$", "", re.sub(r"^the ", "", key))
 
 
 def evaluate(
-    gold_path: Path, texts_dir: Path, extractor: EntityExtractor, *, n_process: int = 1
+    gold_path: Path,
+    texts_dir: Path,
+    extractor: EntityExtractor,
+    *,
+    strict: bool = False,
+    n_process: int = 1,
 ) -> Report:
     """Parse and extract every article the gold file lists (as one batch), and score them."""
     gold = json.loads(gold_path.read_text(encoding="utf-8"))
     files = sorted(gold_articles(gold))
     articles = [parse_article((texts_dir / f).read_text(encoding="utf-8")) for f in files]
     found = extractor.extract(articles, n_process=n_process)
-    return score(gold, {f: names_by_type(e) for f, e in zip(files, found, strict=True)})
+    predicted = {f: names_by_type(e) for f, e in zip(files, found, strict=True)}
+    return score(gold, predicted, strict=strict)
 
 
-def names_by_type(entities: Sequence) -> dict[EntityType, set[str]]:
-    """Collect the canonical names of an article's entities by type."""
-    out: dict[EntityType, set[str]] = {t: set() for t in ENTITY_TYPES}
+def names_by_type(entities: Sequence[FoundEntity]) -> dict[EntityType, list[list[str]]]:
+    """List each entity's names (canonical first, then the forms it goes by) by type."""
+    out: dict[EntityType, list[list[str]]] = {t: [] for t in ENTITY_TYPES}
     for entity in entities:
-        out[entity.type].add(entity.name)
+        out[entity.type].append([entity.name, *sorted(entity.aliases)])
     return out

@@ -259,26 +259,50 @@ def test_bad_alias_file_is_rejected(tmp_path: Path) -> None:
 # --- scoring ------------------------------------------------------------------------------------
 
 
-def test_score_ignores_acceptable_names_and_case() -> None:
-    gold = {
+GOLD_ENTRY = {
+    "a.txt": {
+        "people": ["Helena Kowalczyk"],
+        "places": ["Warsaw"],
+        "organisations": ["Baltic Ferry Company"],
+        "also_acceptable": {"people": [], "places": ["Masovia"], "organisations": []},
+        "aliases": {"Kowalczyk": "Helena Kowalczyk", "BFC": "Baltic Ferry Company"},
+    }
+}
+
+
+def test_score_matches_aliases_ignores_acceptable_names_and_case() -> None:
+    predicted = {
         "a.txt": {
-            "people": ["Helena Kowalczyk"],
-            "places": ["Warsaw"],
-            "organisations": ["BFC"],
-            "also_acceptable": {"people": [], "places": ["Masovia"], "organisations": []},
+            "person": [["helena kowalczyk"], ["Kowalczyk"], ["Tomas"]],
+            "place": [["Masovia"]],
+            "org": [["BFC", "the Baltic Ferry Company's"]],
         }
     }
-    predicted = {"a.txt": {"person": {"helena kowalczyk", "Kowalczyk"}, "place": {"Masovia"}}}
-    report = score(gold, predicted)  # type: ignore[arg-type]
+    report = score(GOLD_ENTRY, predicted)  # type: ignore[arg-type]
     person, place, org = (report.per_type[t] for t in ("person", "place", "org"))
-    assert (person.tp, person.fp, person.fn) == (1, 1, 0)
+    assert (person.tp, person.fp, person.fn) == (1, 1, 0)  # "Tomas" is wrong; the split is not
     assert (place.tp, place.fp, place.fn) == (0, 0, 1)
-    assert (org.tp, org.fp, org.fn) == (0, 0, 1)
-    assert report.micro.tp == 1 and "micro" in report.format()
+    assert (org.tp, org.fp, org.fn) == (1, 0, 0)
+    assert report.micro.tp == 2 and "micro" in report.format()
+
+
+def test_strict_score_counts_every_extra_entity_of_one_real_thing() -> None:
+    predicted = {"a.txt": {"person": [["Helena Kowalczyk"], ["Kowalczyk"], ["H. Kowalczyk"]]}}
+    lenient = score(GOLD_ENTRY, predicted)  # type: ignore[arg-type]
+    strict = score(GOLD_ENTRY, predicted, strict=True)  # type: ignore[arg-type]
+    assert (lenient.per_type["person"].tp, lenient.per_type["person"].fp) == (1, 1)
+    assert (strict.per_type["person"].tp, strict.per_type["person"].fp) == (1, 2)
+    assert [e.kind for e in strict.errors if e.type == "person"] == ["split", "fp"]
+
+
+def test_a_name_of_another_type_is_a_false_positive_and_a_miss() -> None:
+    predicted = {"a.txt": {"place": [["Baltic Ferry Company"]]}}
+    report = score(GOLD_ENTRY, predicted)  # type: ignore[arg-type]
+    assert report.per_type["place"].fp == 1 and report.per_type["org"].fn == 1
 
 
 def test_seed_entities_meet_the_bar(extractor: EntityExtractor) -> None:
-    report = evaluate(GOLD, SEEDS, extractor)
+    report = evaluate(GOLD, SEEDS, extractor, strict=True)
     assert report.micro.f1 >= 0.97, report.format(errors=True)
     for type_, counts in report.per_type.items():
         assert counts.f1 >= 0.93, f"{type_}\n{report.format(errors=True)}"
