@@ -19,7 +19,16 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from app.ingest.gazetteer import AliasTable, EntityType, find_place, load_aliases
-from app.ingest.linking import Candidate, FoundEntity, Mention, Where, link
+from app.ingest.linking import (
+    FACILITY_WORDS,
+    ORG_WORDS,
+    Candidate,
+    FoundEntity,
+    Mention,
+    Where,
+    head_word,
+    link,
+)
 from app.ingest.names import CONNECTORS, acronym_of, is_acronym, split_possessor, trim
 from app.ingest.parse import ParsedArticle
 
@@ -64,6 +73,37 @@ GENERIC_WORDS = frozenset(DEPARTMENT_WORDS) | frozenset(
 # Bodies every state has: owned by a place ("Russia's defence ministry") they are named after
 # its people ("Russian Defence Ministry").
 BODY_WORDS = frozenset(DEPARTMENT_WORDS) | {"ministry", "armed", "forces", "of"}
+# Things that are not people, places or organisations, known by a word of their name: events
+# and competitions ("Science Fair", "World Cup"), programmes, vehicles and craft ("Space
+# Shuttle Atlantis"). A name headed by an organisation or facility word stays ("Cup Committee").
+EVENT_WORDS = frozenset(
+    {
+        "fair", "expo", "exposition", "championship", "championships", "cup", "olympics",
+        "paralympics", "games", "tournament", "festival", "conference", "summit", "marathon",
+        "series", "awards", "award", "prize", "program", "programme", "mission", "exhibition",
+        "rally", "derby", "playoffs", "finals", "premiership", "week", "pool", "division", "round",
+        "stage", "season", "grand prix", "shuttle", "spacecraft", "satellite", "rover",
+        "telescope", "probe", "rocket", "capsule", "lander", "submarine", "aircraft", "airliner",
+        "warship", "destroyer", "frigate", "carrier",
+    }
+)  # fmt: skip
+# Standard abbreviations that NER takes for organisations: time zones, post-nominal letters.
+ABBREVIATIONS = frozenset(
+    {
+        "GMT", "UTC", "BST", "CET", "CEST", "EET", "EEST", "EST", "EDT", "CST", "CDT", "MST",
+        "MDT", "PST", "PDT", "AEST", "AEDT", "IST", "JST", "HKT", "QC", "KC", "SC", "MP", "MEP",
+        "OBE", "MBE", "CBE", "KBE", "PhD", "CEO", "CFO", "COO", "CTO", "AM", "PM", "BC", "AD",
+        "TV", "DJ", "DNA", "HIV", "AIDS", "GDP", "VIP", "PR", "IT", "AI", "OK",
+    }
+)  # fmt: skip
+# A name designating a model, a mission or a craft: letters, a hyphen, digits ("XB-70").
+DESIGNATION = re.compile(r"\b[A-Za-z]+-\d+[A-Za-z]?\b")
+# Words naming ideas, faiths and fears rather than bearers: "-ism", "-ist", "-phobia".
+DOCTRINE = re.compile(r"(?:isms?|ists?|phobia|phobias|philia)$")
+# On a caption line, what follows "Image:" or "Photo:" credits the picture (often a user name).
+CAPTION_CREDIT = re.compile(r"\b(?:Image|Photo|Picture|Photograph|Video|Credit)s?\s*:")
+CRAFT_NAMES = frozenset({"space station", "space shuttle", "space telescope"})
+CREDIT_WORDS = frozenset({"file", "handout", "staff", "archive", "archives", "courtesy", "pool"})
 # Words inside a document's title; "in" and "between" usually start what follows the title.
 TITLE_OR_CONNECTOR = r"^(?:[A-Z][\w'\u2019-]*|and|of|on|for|the)$"
 ACRONYM_IN_BRACKETS = re.compile(r"\(\s*([A-Z][A-Za-z&]*[A-Z]|[A-Z](?:\.[A-Z])+\.?)\s*\)")
@@ -194,8 +234,13 @@ class _Batch:
             self.candidates[article].append(self._meta_candidate(doc, article, index))
             return
         text = doc.text  # built from the tokens on each access: read it once
+        common = _common_words(text)
         found = [
-            c for ent in doc.ents if ent.label_ in LABELS for c in _from_span(ent, text, where)
+            c
+            for ent in doc.ents
+            if ent.label_ in LABELS
+            for c in _from_span(ent, text, where, common)
+            if not _mentions_nothing(c, text, common)
         ]
         if where == "body":
             found, defined = _acronym_definitions(text, found)
@@ -255,16 +300,41 @@ def _split_names(value: str) -> list[str]:
     return names
 
 
-def _from_span(ent: Span, text: str, where: Where) -> list[Candidate]:
+def _from_span(ent: Span, text: str, where: Where, common: frozenset[str]) -> list[Candidate]:
     """Clean one NER span into zero, one or two candidates (an owner: "Georgia's Ministry")."""
     rule_id, _, owner_label = ent.ent_id_.partition("/")
     rule = rule_id == RULE_ID
     end = ent.end_char if rule or ent.label_ != "ORG" else _and_tail_end(ent)
+    tail = re.match(r"-([a-z]+)\b", text[end : end + 20])
+    if tail and ent.label_ == "PERSON" and tail.group(1) not in common:
+        end += tail.end()  # NER stops at a hyphen: "Wong Kwok" of "Wong Kwok-hing"
     out: list[Candidate] = []
     # A span across a line break joins a headline to the body ("Arms Sale\nChina").
     for start, stop in _line_parts(text, ent.start_char, end):
-        out += _clean(text, start, stop, ent.label_, where, rule=rule, owner_label=owner_label)
+        for a, b in _name_parts(text, start, stop) if not rule else [(start, stop)]:
+            out += _clean(text, a, b, ent.label_, where, rule=rule, owner_label=owner_label)
     return out
+
+
+def _name_parts(text: str, start: int, stop: int) -> list[tuple[int, int]]:
+    """Split a span that joins two names: "Apple and Samsung", "Smith the Acme" (NER's runs)."""
+    span = text[start:stop]
+    # "the" inside a name follows a connector ("Bank of the West"); elsewhere it starts one.
+    if match := re.search(r"(?<!\bof)(?<!\bfor)(?<!\bon)(?<!\band)(?<!\bat) the (?=[A-Z])", span):
+        cut = start + match.start()
+        return [(start, cut), *_name_parts(text, start + match.end(), stop)]
+    for match in re.finditer(r" and (?=[A-Z])", span):
+        left, right = span[: match.start()], span[match.end() :]
+        # Two names when both stand alone elsewhere in the text ("Apple ... Samsung said").
+        if _stands_alone(text, left) and _stands_alone(text, right):
+            return [(start, start + match.start()), (start + match.end(), stop)]
+    return [(start, stop)]
+
+
+def _stands_alone(text: str, name: str) -> bool:
+    """Tell whether a name occurs in text on its own, not joined by "and" or "&" to another."""
+    pattern = rf"(?<!\w)(?<!and )(?<!& ){re.escape(name)}(?!\w| and | & )"
+    return len(name) > 2 and re.search(pattern, text) is not None
 
 
 def _and_tail_end(ent: Span) -> int:
@@ -300,6 +370,9 @@ def _clean(
     """Trim a span to its name; split off a place that owns it; drop what is no name."""
     a, b = trim(text[start:stop], person=label == "PERSON")
     start, stop = start + a, start + b
+    label_word = re.search(r"\s+(?:Image|Photo|Picture|Credit)$", text[start:stop])
+    if label_word and text[stop : stop + 1] == ":":
+        stop = start + label_word.start()  # "Jane Doe Image: ..." in a caption
     if not rule:
         start += _lowercase_lead(text[start:stop])
         stop -= _lowercase_tail(text[start:stop])
@@ -336,12 +409,44 @@ def _not_a_name(surface: str, label: str, rule: bool) -> bool:
         return True
     if not rule and any(_is_common_word(w) for w in words):
         return True  # a sentence fragment: "Officials in Tbilisi believe"
-    if len(words) == 1 and low[0] in GENERIC_WORDS:
+    if len(words) == 1 and (low[0] in GENERIC_WORDS or DOCTRINE.search(low[0])):
         return True
+    if surface in ABBREVIATIONS or DESIGNATION.search(surface) or _names_an_event(low):
+        return True
+    if re.match(r"(?:pro|anti|non|ex|pan)-", low[0]):
+        return True  # a stance, "pro-Beijing"
     if label == "PERSON":
         return False
     titled_document = len(low) > 1 and low[0] in DOCUMENT_WORDS and low[1] in ("on", "of", "for")
     return low[-1] in DOCUMENT_WORDS or low[-1] in TITLE_WORDS or titled_document
+
+
+def _names_an_event(low: list[str]) -> bool:
+    """Tell whether a name is an event's, a programme's or a craft's ("Space Shuttle Atlantis")."""
+    if " ".join(low[-2:]) in CRAFT_NAMES:
+        return True  # "International Space Station" is a craft, whatever its head word
+    head = head_word(low)
+    if head in ORG_WORDS or head in FACILITY_WORDS:
+        return False  # "World Cup Organising Committee", "Olympic Stadium"
+    return any(w in EVENT_WORDS for w in low) or " ".join(low[-2:]) in EVENT_WORDS
+
+
+def _common_words(text: str) -> frozenset[str]:
+    """Collect the words a text writes in lower case: those are common nouns there."""
+    return frozenset(re.findall(r"(?<![\w'\u2019-])[a-z][a-z-]{2,}(?![\w-])", text))
+
+
+def _mentions_nothing(cand: Candidate, text: str, common: frozenset[str]) -> bool:
+    """Tell whether a body span names nothing: a handle, a picture credit, a common noun."""
+    start = cand.start or 0
+    if start and text[start - 1] in "@#":
+        return True  # "@POTUS", "#IStandWithHer"
+    line_start = text.rfind("\n", 0, start) + 1
+    if CAPTION_CREDIT.search(text, line_start, start) and cand.text.casefold() in CREDIT_WORDS:
+        return True  # "Image: File", "Photo: Handout"
+    word = cand.text
+    # "Landscape" or "Volunteer" at the start of a sentence, written "landscape" elsewhere.
+    return " " not in word and not word.isupper() and word.casefold() in common
 
 
 def _is_common_word(word: str) -> bool:

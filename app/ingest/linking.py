@@ -24,6 +24,7 @@ from app.ingest.gazetteer import (
     alias_key,
     country_name,
     find_place,
+    is_given_name,
     is_nationality,
 )
 from app.ingest.names import acronym_of, display_name, fold, is_acronym, name_key, name_words
@@ -48,9 +49,19 @@ ORG_WORDS = frozenset(
         "cabinet", "government", "league", "front", "movement", "news", "times", "post",
         "press", "television", "radio", "network", "media", "club", "fund", "trust", "images",
         "photos", "agencies", "broadcasting", "channel", "newspaper", "magazine", "inc", "ltd",
-        "llc", "plc", "corp",
+        "llc", "plc", "corp", "co", "gmbh", "ag", "sa", "nv", "bv", "fc", "afc", "racing",
+        "airlines", "airways", "motors", "industries", "holdings", "labs", "studios", "records",
+        "society", "union", "federation", "alliance", "coalition", "academy",
+        "school", "hospital", "church", "tech", "team", "squad", "united",
+        "democrats", "republicans", "administration", "secretariat", "directorate",
     }
 )  # fmt: skip
+# Legal forms after a company's name: "Acme", "Acme Inc." and "Acme Corporation" are one.
+CORPORATE_SUFFIX = re.compile(
+    r",?\s+(?:inc|incorporated|corp|corporation|co|company|ltd|limited|llc|plc|gmbh|ag|sa|nv|"
+    r"bv|group|holdings)\.?$",
+    re.IGNORECASE,
+)
 GEO_WORDS = frozenset(
     {
         "republic", "kingdom", "province", "region", "oblast", "krai", "island", "islands",
@@ -63,9 +74,17 @@ FACILITY_WORDS = GEO_WORDS | frozenset(
     {
         "airport", "square", "bridge", "street", "avenue", "road", "boulevard", "station",
         "harbour", "harbor", "port", "park", "stadium", "base", "dam", "canal", "highway",
-        "prison", "camp", "crossing", "checkpoint",
+        "prison", "camp", "crossing", "checkpoint", "center", "centre", "museum", "planetarium",
+        "hall", "hotel", "tower", "towers", "temple", "mosque", "cathedral", "chapel", "gallery",
+        "galleries", "theatre", "theater", "arena", "palace", "plaza", "complex", "facility",
+        "building", "zoo", "garden", "gardens", "pier", "terminal", "tunnel", "mall", "field",
+        "speedway", "circuit", "racecourse", "ballpark", "coliseum", "pavilion", "memorial",
+        "monument", "castle", "abbey", "basilica", "synagogue", "shrine", "courthouse", "pad",
+        "launchpad",
     }
 )  # fmt: skip
+# Romanised East Asian given names keep their syllables joined: "Lee Hsien-loong".
+JOINED_SYLLABLES = re.compile(r"[A-Z][a-z]+(?: [A-Z][a-z]+)? [A-Z][a-z]+-[a-z]+")
 # Weight of a gazetteer hit against the votes of spaCy's labels.
 # Weight of a gazetteer hit against spaCy's votes. Against PERSON votes a MEDIUM hit only ties
 # with one tag, and ties go to spaCy's label: many surnames are also towns (Kennedy, Chandler),
@@ -270,8 +289,10 @@ def _decide_type(cand: Candidate, corpus: Corpus) -> EntityType | None:
     entity_votes = sum(votes[t] for t in ENTITY_TYPES)
     if " " not in cand.name and (votes["norp"] > entity_votes or is_nationality(cand.name)):
         return None  # "Russian" tagged GPE once but NORP everywhere else; "Lithuanian"
-    words = [w.casefold() for w in cand.name.split()]
+    words = [w.casefold().strip(".,") for w in cand.name.split()]
     place = find_place(cand.name)
+    if shaped := _type_by_shape(cand, words, place):
+        return shaped
     if ORG_WORDS.intersection(words) and not place:
         return "org"
     if cand.label == "ORG" and words[-1] in GEO_WORDS:
@@ -279,6 +300,39 @@ def _decide_type(cand: Candidate, corpus: Corpus) -> EntityType | None:
     if place and (place.rank == STRONG or (cand.text.isupper() and len(cand.text) > 3)):
         return "place"  # a well-known place, or a dateline place in capitals ("KIEV")
     return _vote(cand, votes, place)
+
+
+def _type_by_shape(cand: Candidate, words: list[str], place: Place | None) -> EntityType | None:
+    """Type a name by how it is built, whatever NER's label: head words, name shapes.
+
+    A venue is a place ("Kennedy Space Center"), but a "Centre for ..." is an institution.
+    """
+    name = cand.name
+    head = head_word(words)
+    if (
+        len(words) > 1
+        and head in FACILITY_WORDS
+        and not place
+        and f"{head} for" not in name.casefold()
+    ):
+        return "place"  # venues, stations, museums: "Kennedy Space Center", "Udvar-Hazy Center"
+    if is_acronym(name) and cand.label == "PERSON" and not place:
+        return "org"  # people are not written in initials: "DAB" after "pro-Beijing"
+    if re.fullmatch(r"[a-z]*[A-Z][a-z]+[A-Z]\w*", name) and cand.label != "PERSON":
+        return "org"  # camel case brands: "YouTube", "PlayStation"
+    if ORG_WORDS.intersection(words) or GEO_WORDS.intersection(words) or place:
+        return None
+    if JOINED_SYLLABLES.fullmatch(name) or (len(words) in (2, 3) and is_given_name(words[0])):
+        return "person"  # "Lam Cheuk-ting"; "Walker Evans" tagged ORG
+    return None
+
+
+def head_word(words: list[str]) -> str:
+    """Return the word a name is built on: the last, or the one before "of" ("Museum of Art")."""
+    for i, word in enumerate(words[1:], 1):
+        if word in ("of", "for", "on", "at"):
+            return words[i - 1]
+    return words[-1]
 
 
 def _vote(cand: Candidate, votes: Counter[str], place: Place | None) -> EntityType | None:
@@ -416,6 +470,8 @@ def entity_key(cand: Candidate) -> str:
     name = cand.name
     if cand.type == "place" and (place := find_place(name)):
         name = place.name  # "Kiev" and "Kyiv" are one city
+    if cand.type == "org" and " " in name:
+        name = CORPORATE_SUFFIX.sub("", name)
     return f"{cand.type}:{name_key(name, person=cand.type == 'person')}"
 
 

@@ -14,7 +14,15 @@ QUOTES = "\"'`\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u00ab\u00bb"
 # Characters that never start or end a name; "." and ")" are handled apart (U.S., Inc.).
 EDGE_JUNK = QUOTES + " \t\n\r,;:!?-\u2013\u2014*/\\|[]{}<>#"
 APOSTROPHE = "['\u2019`]"
-LEADING_ARTICLE = re.compile(r"(?:the|The|THE)\s+(?=\S)")
+LEADING_ARTICLE = re.compile(r"(?:the|The|THE)\s+(?=\S)|(?:A|An)\s+(?=[A-Z][a-z])")
+# Stances and affiliations written before a name: "pro-Beijing", "anti-war", "ex-", "Pan-".
+LEADING_STANCE = re.compile(r"(?:[Pp]ro|[Aa]nti|[Ee]x|[Pp]an|[Nn]on)-[\w-]+\s+(?=[A-Z])")
+# Political labels that papers put before a politician's name ("Nonpartisan Jane Doe").
+LEADING_LABEL = re.compile(
+    r"(?:Nonpartisan|Non-partisan|Independent|Democrat|Republican|Conservative|Liberal|"
+    r"Labour|Socialist|Green|Unionist|Nationalist|Veteran|Incumbent|Former|Late)\s+"
+    r"(?=[A-Z][\w'\u2019-]*\s+[A-Z])"
+)
 POSSESSIVE = re.compile(rf"(?:{APOSTROPHE}[sS]|(?<=[sS]){APOSTROPHE})$")
 # Forms of address and job titles that NER sometimes takes into a person's name.
 HONORIFIC = re.compile(
@@ -22,7 +30,11 @@ HONORIFIC = re.compile(
     r"Prime Minister|(?:Foreign |Defen[cs]e |Interior )?Minister|Secretary|Spokesman|"
     r"Spokeswoman|Spokesperson|Chancellor|Senator|Governor|Mayor|General|Ambassador|Judge|"
     r"King|Queen|Prince|Princess|Pope|Sheikh)\.?\s+(?=[A-Z]\S*\s+[A-Z])"
+    # A form of address is never part of a name, even before a surname alone ("Ms Doe").
+    r"|(?:Mr|Mrs|Ms|Mx|Dr|Prof|Messrs|Mme|Mlle)\.?\s+(?=[A-Z])"
 )
+# Letters after a name: ranks, honours, degrees ("Jane Doe QC", "John Roe PhD").
+POST_NOMINAL = re.compile(r",?\s+(?:QC|KC|SC|MP|MEP|MSP|OBE|MBE|CBE|KBE|DBE|PhD|MD|Esq\.?)$")
 ABBREVIATION_END = re.compile(r"(?:\b[A-Za-z]\.|\b(?:Inc|Co|Corp|Ltd|Jr|Sr|St|Bros)\.)$")
 # Words that join the parts of a name and stay lower case in it ("Ministry of Defence").
 CONNECTORS = frozenset(
@@ -42,8 +54,14 @@ def trim(text: str, *, person: bool = False) -> tuple[int, int]:
         start, end = _strip_edges(text, start, end)
         if match := LEADING_ARTICLE.match(text, start, end):
             start = match.end()
-        if person and (match := HONORIFIC.match(text, start, end)):
+        if match := LEADING_STANCE.match(text, start, end):
             start = match.end()
+        if person and (
+            match := HONORIFIC.match(text, start, end) or LEADING_LABEL.match(text, start, end)
+        ):
+            start = match.end()
+        if person and (match := POST_NOMINAL.search(text[start:end])):
+            end = start + match.start()
         if match := POSSESSIVE.search(text[start:end]):
             end = start + match.start()
         if (start, end) == before:
@@ -62,6 +80,10 @@ def _strip_edges(text: str, start: int, end: int) -> tuple[int, int]:
             end -= 1
         else:
             break
+    # A bracket left open ("World Health Organisation (WHO") ends the name where it opens.
+    opened = text.rfind("(", start, end)
+    if opened > start and ")" not in text[opened:end]:
+        return _strip_edges(text, start, opened)
     return start, end
 
 
