@@ -83,6 +83,8 @@ FACILITY_WORDS = GEO_WORDS | frozenset(
         "launchpad",
     }
 )  # fmt: skip
+# "State of Texas", "City of Chicago": the place itself, named formally.
+STATE_OF = re.compile(r"^(?:the )?(?:State|City|Town|Commonwealth|Province|County) of ", re.I)
 # Romanised East Asian given names keep their syllables joined: "Lee Hsien-loong".
 JOINED_SYLLABLES = re.compile(r"[A-Z][a-z]+(?: [A-Z][a-z]+)? [A-Z][a-z]+-[a-z]+")
 # Weight of a gazetteer hit against the votes of spaCy's labels.
@@ -213,7 +215,9 @@ def _resolve_name(
     if cand.owner is not None:
         cand.name = _state_body_name(*cand.owner, corpus.nationalities)
         return
-    text = cand.text
+    text = STATE_OF.sub("", cand.text)
+    if text != cand.text and not find_place(text):
+        text = cand.text  # "State of Texas" is Texas; "City of London Police" is not London
     long = defined.get(_bare(text)) or corpus.acronyms.get(_bare(text))
     alias = aliases.get(text) or (aliases.get(long) if long else None)
     if alias is not None:
@@ -303,26 +307,22 @@ def _decide_type(cand: Candidate, corpus: Corpus) -> EntityType | None:
 
 
 def _type_by_shape(cand: Candidate, words: list[str], place: Place | None) -> EntityType | None:
-    """Type a name by how it is built, whatever NER's label: head words, name shapes.
-
-    A venue is a place ("Kennedy Space Center"), but a "Centre for ..." is an institution.
-    """
+    """Type a name by how it is built, whatever NER's label: head words, name shapes."""
     name = cand.name
     head = head_word(words)
-    if (
-        len(words) > 1
-        and head in FACILITY_WORDS
-        and not place
-        and f"{head} for" not in name.casefold()
-    ):
-        return "place"  # venues, stations, museums: "Kennedy Space Center", "Udvar-Hazy Center"
+    if len(words) > 1 and head in FACILITY_WORDS and not place:
+        # Venues, stations, museums: "Kennedy Space Center"; a "Centre for ..." is a body.
+        return "org" if f"{head} for" in name.casefold() else "place"
     if is_acronym(name) and cand.label == "PERSON" and not place:
         return "org"  # people are not written in initials: "DAB" after "pro-Beijing"
     if re.fullmatch(r"[a-z]*[A-Z][a-z]+[A-Z]\w*", name) and cand.label != "PERSON":
         return "org"  # camel case brands: "YouTube", "PlayStation"
     if ORG_WORDS.intersection(words) or GEO_WORDS.intersection(words) or place:
         return None
-    if JOINED_SYLLABLES.fullmatch(name) or (len(words) in (2, 3) and is_given_name(words[0])):
+    name_like = all(re.fullmatch(r"[A-Z][\w'.\u2019-]*", w) for w in name.split())
+    if JOINED_SYLLABLES.fullmatch(name) or (
+        name_like and len(words) in (2, 3) and is_given_name(words[0])
+    ):
         return "person"  # "Lam Cheuk-ting"; "Walker Evans" tagged ORG
     return None
 

@@ -14,7 +14,7 @@ QUOTES = "\"'`\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u00ab\u00bb"
 # Characters that never start or end a name; "." and ")" are handled apart (U.S., Inc.).
 EDGE_JUNK = QUOTES + " \t\n\r,;:!?-\u2013\u2014*/\\|[]{}<>#"
 APOSTROPHE = "['\u2019`]"
-LEADING_ARTICLE = re.compile(r"(?:the|The|THE)\s+(?=\S)|(?:A|An)\s+(?=[A-Z][a-z])")
+LEADING_ARTICLE = re.compile(r"(?:the|The|THE)\s+(?=\S)|(?:[Aa]n?)\s+(?=[A-Z][a-z])")
 # Stances and affiliations written before a name: "pro-Beijing", "anti-war", "ex-", "Pan-".
 LEADING_STANCE = re.compile(r"(?:[Pp]ro|[Aa]nti|[Ee]x|[Pp]an|[Nn]on)-[\w-]+\s+(?=[A-Z])")
 # Political labels that papers put before a politician's name ("Nonpartisan Jane Doe").

@@ -311,3 +311,92 @@ def test_seed_entities_meet_the_bar(extractor: EntityExtractor) -> None:
 def test_gold_copy_lists_the_seed_files() -> None:
     gold = json.loads(GOLD.read_text(encoding="utf-8"))
     assert {k for k in gold if not k.startswith("_")} == {p.name for p in SEEDS.glob("*.txt")}
+
+
+# --- error classes seen on real news (invented text; see docs/ENTITIES.md) -----------------------
+
+
+def names_of(entities: list[FoundEntity]) -> dict[str, str]:
+    return {e.name: e.type for e in entities}
+
+
+def test_teams_named_by_their_city_are_organisations(extractor: EntityExtractor) -> None:
+    body = (
+        "Denver beat Portland 3-1 on Sunday. The mayor of Denver, Jane Roe, praised the club.\n"
+        "Cleveland lost to Houston 2-4 in the late game."
+    )
+    found = extract_one(extractor, body)
+    assert {(e.name, e.type) for e in found} >= {
+        ("Denver", "org"),
+        ("Portland", "org"),
+        ("Denver", "place"),
+        ("Cleveland", "org"),
+        ("Houston", "org"),
+    }
+
+
+def test_events_craft_designations_handles_and_works_are_not_entities(
+    extractor: EntityExtractor,
+) -> None:
+    body = (
+        "Engineers at the Harlow Research Centre prepared the Space Shuttle Meridian for the "
+        "Regional Science Fair. The XR-41 prototype flew twice, Dana Whitcombe said on @SkyNews. "
+        "She starred in the 1971 film Silver Road and wrote about Minimalism."
+    )
+    found = names_of(extract_one(extractor, body))
+    assert "Dana Whitcombe" in found
+    for name in ("Space Shuttle Meridian", "Regional Science Fair", "XR-41", "Silver Road"):
+        assert name not in found
+    assert not any(n.startswith("@") for n in found)
+
+
+def test_venues_are_places_and_a_centre_for_something_is_an_organisation(
+    extractor: EntityExtractor,
+) -> None:
+    body = (
+        "The exhibition moved from the Orland Maritime Museum to the Westbrook Convention Centre. "
+        "Researchers at the Halden Centre for Coastal Studies objected."
+    )
+    found = names_of(extract_one(extractor, body))
+    assert found.get("Orland Maritime Museum") == "place"
+    assert found.get("Westbrook Convention Centre") == "place"
+    assert found.get("Halden Centre for Coastal Studies") == "org"
+
+
+def test_boundaries_brackets_stances_titles_and_hyphenated_names(
+    extractor: EntityExtractor,
+) -> None:
+    body = (
+        "The Coastal Fisheries Authority (CFA) warned on Monday. Pro-reform lawmaker "
+        "Chan Kwok-wing of the Harbour Party spoke, and Ms Ferreira QC replied. "
+        "A Coastal Fisheries Authority report followed."
+    )
+    found = names_of(extract_one(extractor, body))
+    assert found.get("Coastal Fisheries Authority") == "org"
+    assert found.get("Chan Kwok-wing") == "person"
+    assert not any("(" in n or n.startswith(("A ", "Pro")) or n == "QC" for n in found)
+
+
+def test_a_group_run_into_its_speaker_is_split(extractor: EntityExtractor) -> None:
+    body = "The director of the Institute for Rural Affairs Maria Lindqvist said funding was cut."
+    found = names_of(extract_one(extractor, body))
+    assert found.get("Maria Lindqvist") == "person"
+    assert "Institute for Rural Affairs Maria Lindqvist" not in found
+
+
+def test_legal_forms_and_the_state_of_are_one_entity(extractor: EntityExtractor) -> None:
+    body = (
+        "Brantwell Corporation cut jobs in the State of Ohio. Brantwell said the plant in Ohio "
+        "would close, and Brantwell Corporation's shares fell."
+    )
+    found = extract_one(extractor, body)
+    orgs = [e for e in found if e.type == "org"]
+    places = [e for e in found if e.type == "place"]
+    assert len(orgs) == 1 and len(places) == 1 and places[0].name == "Ohio"
+
+
+def test_common_nouns_at_the_start_of_a_sentence_are_not_names(
+    extractor: EntityExtractor,
+) -> None:
+    body = "Volunteers cleaned the beach. Landscape painters came too; the landscape was grey."
+    assert "Landscape" not in names_of(extract_one(extractor, body))
