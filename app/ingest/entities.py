@@ -75,6 +75,16 @@ GENERIC_WORDS = frozenset(DEPARTMENT_WORDS) | frozenset(
 # Bodies every state has: owned by a place ("Russia's defence ministry") they are named after
 # its people ("Russian Defence Ministry").
 BODY_WORDS = frozenset(DEPARTMENT_WORDS) | {"ministry", "armed", "forces", "of"}
+# Head words that make a title-case run an organisation's name even where NER saw none.
+ORG_HEADS = frozenset(
+    {
+        "news", "times", "post", "herald", "journal", "tribune", "gazette", "inc", "corp",
+        "corporation", "ltd", "llc", "plc", "university", "college", "institute", "foundation",
+        "association", "society", "council", "committee", "commission", "agency", "authority",
+        "bank", "party", "league", "federation", "ministry", "department", "airlines",
+        "airways", "motors", "industries", "studios", "records", "fc",
+    }
+)  # fmt: skip
 # Things that are not people, places or organisations, known by a word of their name: events
 # and competitions ("Science Fair", "World Cup"), programmes, vehicles and craft ("Space
 # Shuttle Atlantis"). A name headed by an organisation or facility word stays ("Cup Committee").
@@ -114,6 +124,17 @@ MATCH_VERBS = (
 MATCH_AFTER = re.compile(rf"[\u2019']?s?\s+(?:{MATCH_VERBS})\b")
 MATCH_BEFORE = re.compile(rf"\b(?:{MATCH_VERBS})\s+(?:the\s+)?$")
 SCORE = re.compile(r"\b\d{1,3}\s?[-\u2013]\s?\d{1,3}\b(?![-\u2013]\d)")
+# A name right after one of these is a person's ("the designer Jane Roe", "coach John Doe").
+ROLE_BEFORE = re.compile(
+    r"\b(?:designer|musician|singer|actor|actress|artist|painter|photographer|writer|author|"
+    r"novelist|poet|composer|director|producer|player|striker|midfielder|defender|goalkeeper|"
+    r"pitcher|quarterback|coach|athlete|driver|rider|boxer|golfer|cyclist|swimmer|runner|"
+    r"sprinter|skier|professor|lecturer|scientist|researcher|economist|analyst|lawyer|"
+    r"attorney|prosecutor|judge|spokesman|spokeswoman|spokesperson|senator|congressman|"
+    r"congresswoman|lawmaker|councillor|councilor|minister|chancellor|premier|mayor|governor|"
+    r"ambassador|diplomat|inventor|engineer|entrepreneur|founder|co-founder|chairman|"
+    r"chairwoman|executive|teenager|boy|girl|widow|Mr\.?|Mrs\.?|Ms\.?|Dr\.?)\s+$"
+)
 # A name right after one of these is a work's title: "the 1969 film Easy Rider".
 WORK_BEFORE = re.compile(
     r"\b(?:film|movie|novel|book|album|song|single|game|videogame|painting|poem|opera|musical|"
@@ -193,6 +214,19 @@ def _add_rules(nlp: Language) -> None:
             }
         ]
     )
+    # Names NER missed that end in an organisation's head word ("the Deseret News reported").
+    heads = nlp.add_pipe("entity_ruler", name="newscorpus_org_heads", after="ner")
+    heads.add_patterns(  # type: ignore[attr-defined]
+        [
+            {
+                "label": "ORG",
+                "pattern": [
+                    {"IS_TITLE": True, "IS_SENT_START": False, "OP": "+"},
+                    {"LOWER": {"IN": sorted(ORG_HEADS)}, "IS_TITLE": True},
+                ],
+            }
+        ]
+    )
     bodies = nlp.add_pipe(
         "entity_ruler", name="newscorpus_bodies", after="ner", config={"overwrite_ents": True}
     )
@@ -253,14 +287,16 @@ class _Batch:
         common = _common_words(text)
         found = [
             c
-            for ent in doc.ents
+            for ent in _joined_ents(doc)
             if ent.label_ in LABELS
             for c in _from_span(ent, text, where, common)
             if not _mentions_nothing(c, text, common)
         ]
         for cand in found:
             if cand.label in ("GPE", "LOC", "ORG") and _plays(text, cand):
-                cand.label, cand.rule = "ORG", True  # "Boston beat Chicago 3-1": two teams
+                cand.cue = "org"  # "Boston beat Chicago 3-1": two teams
+            elif _after_a_role(text, cand):
+                cand.cue = "person"  # "the fashion designer Kendal", "striker Jane Roe"
         if where == "body":
             found, defined = _acronym_definitions(text, found)
             self.acronyms[article].update(defined)
@@ -280,6 +316,27 @@ class _Batch:
         return Candidate(
             article, name, None, None, labels[0] if labels else "", "meta", default=default
         )
+
+
+def _joined_ents(doc: Doc) -> list[Span]:
+    """Join an organisation to the words NER cut off after "for" or "of" ("X Foundation" +
+    "for the" + "Visual Arts" is one name)."""
+    ents = list(doc.ents)
+    out: list[Span] = []
+    for ent in ents:
+        prev = out[-1] if out else None
+        between = doc[prev.end : ent.start].text if prev is not None else ""
+        if (
+            prev is not None
+            and prev.label_ == "ORG"
+            and ent.label_ in ("ORG", "GPE", "LOC")
+            and re.fullmatch(r"(?:for|of|on)(?: the)?", between)
+            and prev[-1].lower_ in ORG_WORDS
+        ):
+            out[-1] = Span(doc, prev.start, ent.end, label="ORG")
+        else:
+            out.append(ent)
+    return out
 
 
 def _chunks(body: str) -> Iterator[tuple[int, str]]:
@@ -461,6 +518,11 @@ def _names_an_event(low: list[str]) -> bool:
     if head in ORG_WORDS or head in FACILITY_WORDS:
         return False  # "World Cup Organising Committee", "Olympic Stadium"
     return any(w in EVENT_WORDS for w in low) or " ".join(low[-2:]) in EVENT_WORDS
+
+
+def _after_a_role(text: str, cand: Candidate) -> bool:
+    start = cand.start or 0
+    return ROLE_BEFORE.search(text, max(0, start - 30), start) is not None
 
 
 def _plays(text: str, cand: Candidate) -> bool:

@@ -128,6 +128,7 @@ class Candidate:
     headline: bool = False  # on a title-case line of the body, where NER is unreliable
     rule: bool = False  # made by our entity rules, not the statistical model
     default: EntityType | None = None  # metadata: the type its field implies (author: person)
+    cue: EntityType | None = None  # the type the words around it give ("coach X": person)
     owner: tuple[str, str] | None = None  # ("Russia", "defence ministry") of a state body
     # Filled in while linking.
     name: str = ""
@@ -167,7 +168,8 @@ def link(
         for cand in cands:
             cand.type = _decide_type(cand, corpus)
         _link_people_in_article(cands)
-    _link_people_across(articles)
+        _link_short_bodies(cands)
+    _link_people_across(articles, corpus)
     kept = [_keep_credible(cands) for cands in articles]
     names = _display_names(kept, corpus, aliases)
     return [
@@ -270,6 +272,8 @@ def _count_votes(corpus: Corpus, articles: Iterable[list[Candidate]], aliases: A
 
 def _vote_of(cand: Candidate) -> str:
     """Return the type a candidate's own label votes for ("norp" for nationalities)."""
+    if cand.cue:
+        return cand.cue
     if cand.rule:
         return "org"
     if cand.label == "NORP":
@@ -285,6 +289,8 @@ def _decide_type(cand: Candidate, corpus: Corpus) -> EntityType | None:
         return cand.type
     if cand.where == "meta":
         return _meta_type(cand, corpus)
+    if cand.cue:
+        return cand.cue
     if cand.rule:
         return "org"
     if cand.label == "NORP":
@@ -377,12 +383,28 @@ def _meta_type(cand: Candidate, corpus: Corpus) -> EntityType:
 def _link_people_in_article(cands: list[Candidate]) -> None:
     """Join short names to the one full name of the article they abbreviate (Putin)."""
     full = _full_names(cands)
+    surnames = {words[-1] for words in full.values()}
     for cand in cands:
         if cand.fixed or cand.type is None:
             continue
-        target = _expansion(cand, full)
-        if target is not None:
-            cand.name, cand.type = target, "person"
+        targets = _expansions(cand, full)
+        if len(targets) == 1:
+            cand.name, cand.type = targets.pop(), "person"
+        elif targets:
+            cand.type = "person"  # "Smith" when two Smiths are named: a person, but which?
+        elif " " not in cand.name and re.sub(r"e?s$", "", fold(cand.name)) in surnames:
+            cand.type = None  # "the Smiths": a family, no one entity
+
+
+def _link_short_bodies(cands: list[Candidate]) -> None:
+    """Join "Acme Foundation" to the article's one "Acme Foundation for the Arts"."""
+    longer: dict[str, set[str]] = defaultdict(set)
+    for cand in cands:
+        if cand.type == "org" and (match := re.match(r"(.+?) (?:for|of|on) ", cand.name)):
+            longer[fold(match.group(1))].add(cand.name)
+    for cand in cands:
+        if cand.type == "org" and not cand.fixed and len(longer.get(fold(cand.name), ())) == 1:
+            cand.name = next(iter(longer[fold(cand.name)]))
 
 
 def _full_names(cands: Iterable[Candidate]) -> dict[str, list[str]]:
@@ -394,8 +416,8 @@ def _full_names(cands: Iterable[Candidate]) -> dict[str, list[str]]:
     }
 
 
-def _expansion(cand: Candidate, full: dict[str, list[str]]) -> str | None:
-    """Return the unique full name that a candidate abbreviates, if any."""
+def _expansions(cand: Candidate, full: dict[str, list[str]]) -> set[str]:
+    """Return the full names that a candidate may abbreviate."""
     short = name_words(cand.name)
     if cand.type == "person" or cand.label == "PERSON":
         # spaCy's PERSON beats the gazetteer here: "Hamilton" after "Lewis Hamilton".
@@ -404,9 +426,9 @@ def _expansion(cand: Candidate, full: dict[str, list[str]]) -> str | None:
         # A surname tagged ORG or GPE ("Corbyn said") is the person, unless it is a known place.
         place = find_place(cand.name)
         if len(short) != 1 or (place and place.rank >= MEDIUM):
-            return None
+            return set()
         matches = {n for n, words in full.items() if words[-1] == short[0]}
-    return matches.pop() if len(matches) == 1 else None
+    return matches
 
 
 def _abbreviates(short: list[str], full: list[str]) -> bool:
@@ -419,7 +441,7 @@ def _abbreviates(short: list[str], full: list[str]) -> bool:
     return all(word in remaining for word in short)
 
 
-def _link_people_across(articles: Sequence[list[Candidate]]) -> None:
+def _link_people_across(articles: Sequence[list[Candidate]], corpus: Corpus) -> None:
     """Join one-word person names to the batch's only full name ending in that word."""
     by_last: dict[str, set[str]] = defaultdict(set)
     for cands in articles:
@@ -434,10 +456,24 @@ def _link_people_across(articles: Sequence[list[Candidate]]) -> None:
                 continue
             if len(by_last[words[0]]) == 1:
                 cand.name = spelled[next(iter(by_last[words[0]]))]
-            elif words[0] not in name_parts and find_place(cand.name) and not cand.fixed:
+            elif (
+                not (cand.fixed or cand.cue)
+                and words[0] not in name_parts
+                and _outvotes_people(cand.name, corpus)
+            ):
                 # A "person" known by one word that no one in the batch bears, and which the
                 # gazetteer knows, is a place NER got wrong ("help Sukhumi raise pensions").
                 cand.type = "place"
+
+
+def _outvotes_people(name: str, corpus: Corpus) -> bool:
+    """Tell whether the gazetteer knows a name well enough to outvote NER's person tags."""
+    place = find_place(name)
+    if place is None:
+        return False
+    votes = corpus.votes.get(vote_key(name), Counter())
+    others = sum(n for label, n in votes.items() if label != "person")
+    return place.rank >= MEDIUM or votes["person"] <= others + 1
 
 
 # --- credibility -------------------------------------------------------------------------------
