@@ -167,21 +167,41 @@ def _write(
 
 
 def settle_sources(session: Session, items: Sequence[Prepared]) -> None:
-    """Give each item's source the spelling the corpus already has for it (the first one
-    loaded), so that "REUTERS", "Reuters News" and "Reuters" are one source."""
-    names = {s: source_name(s) for item in items if (s := item.parsed.source) is not None}
-    wanted = sorted({s for name in names.values() if name for s in source_spellings(name)})
-    known: dict[str, str] = {}
-    for chunk in chunks(wanted):
-        query = select(Article.source).where(Article.source.in_(chunk)).distinct()
-        for spelt in sorted(s for s in session.scalars(query) if s is not None):
-            known.setdefault(source_key(spelt), spelt)
+    """Give each item's source the spelling the corpus has for it, so that "REUTERS",
+    "Reuters News" and "Reuters" are one source."""
+    spelling = settled_spellings(session, [item.parsed.source for item in items])
     for item in items:
-        name = names.get(item.parsed.source or "")
-        if name is not None:
-            name = known.setdefault(source_key(name), name)
+        name = spelling.get(item.parsed.source or "")
         if name != item.parsed.source:
             item.parsed = replace(item.parsed, source=name)
+
+
+def settled_spellings(session: Session, sources: Iterable[str | None]) -> dict[str, str | None]:
+    """Map each source name as written to the one spelling it is stored under: a spelling the
+    corpus already has for it (one source_name would give first, so "Reuters" over an older
+    "REUTERS"), else its own source_name. Names in one batch settle on the first one."""
+    names = {s: source_name(s) for s in dict.fromkeys(sources) if s}
+    stored: set[str] = set()
+    wanted = sorted({s for name in names.values() if name for s in source_spellings(name)})
+    for chunk in chunks(wanted):
+        query = select(Article.source).where(Article.source.in_(chunk)).distinct()
+        stored.update(s for s in session.scalars(query) if s is not None)
+    new = [name for name in dict.fromkeys(names.values()) if name and name not in stored]
+    known: dict[str, str] = {}
+    for spelt in sorted([*sorted(stored), *new], key=lambda s: (source_name(s) != s, s in new)):
+        known.setdefault(source_key(spelt), spelt)
+    return {raw: name and known[source_key(name)] for raw, name in names.items()}
+
+
+def respell_sources(session: Session, sources: Sequence[tuple[int, str | None]]) -> None:
+    """Store articles' sources (pk, source) under their settled spellings: a database loaded
+    before sources were settled comes into line as `newscorpus extract` goes through it."""
+    spelling = settled_spellings(session, [source for _, source in sources])
+    changed = [(spelling[s], pk) for pk, s in sources if s and spelling[s] != s]
+    if changed:
+        raw_cursor(session).executemany(
+            driver_sql(session, "UPDATE articles SET source = ? WHERE pk = ?"), changed
+        )
 
 
 def _refill(
@@ -309,18 +329,21 @@ def replace_entities(session: Session, found: dict[int, list[FoundEntity]]) -> N
     """Give a batch of articles (by pk) newly extracted entities, and new seqs so the index
     sees them."""
     rows = session.execute(
-        select(Article.pk, Article.story_pk).where(Article.pk.in_(found)).order_by(Article.pk)
+        select(Article.pk, Article.story_pk, Article.source)
+        .where(Article.pk.in_(found))
+        .order_by(Article.pk)
     ).all()
-    touched = replace_mentions(session, {pk: found[pk] for pk, _ in rows})
+    touched = replace_mentions(session, {pk: found[pk] for pk, _, _ in rows})
+    respell_sources(session, [(pk, source) for pk, _, source in rows])
     first = next_seq(session)
     raw_cursor(session).executemany(
         driver_sql(session, "UPDATE articles SET seq = ? WHERE pk = ?"),
-        [(first + n, pk) for n, (pk, _) in enumerate(rows)],
+        [(first + n, pk) for n, (pk, _, _) in enumerate(rows)],
     )
     drop_unmentioned(session, touched)
     # Stories keep their articles (`newscorpus restory` regroups with the new entities); only
     # their top entities are recounted.
-    stories.refresh_stories(session, {story_pk for _, story_pk in rows})
+    stories.refresh_stories(session, {story_pk for _, story_pk, _ in rows})
 
 
 def replace_mentions(session: Session, found: Mapping[int, Sequence[FoundEntity]]) -> set[int]:

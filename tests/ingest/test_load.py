@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from app.cli import cli
@@ -259,3 +259,25 @@ def test_a_url_line_of_the_text_is_the_articles_url(tmp_path: Path) -> None:
         "Talks Collapse in Geneva",
     )
     assert "example.org" not in article.body
+
+
+def test_reextraction_brings_older_source_spellings_into_line(tmp_path: Path) -> None:
+    engine = migrated_engine(make_settings(tmp_path))
+    sources = ["Reuters", "Reuters", "Example Wire"]
+    items = [
+        Prepared(f"post:{n}", ParsedArticle(body=f"Body {n}.", source=s), content_hash(str(n)))
+        for n, s in enumerate(sources)
+    ]
+    with write_session(engine) as session:
+        load_articles(session, items)
+        # As a database loaded before sources were settled has them.
+        session.execute(update(Article).where(Article.origin == "post:1").values(source="REUTERS"))
+        session.execute(
+            update(Article).where(Article.origin == "post:2").values(source="EXAMPLE WIRE NEWS")
+        )
+    with write_session(engine) as session:
+        pks = list(session.scalars(select(Article.pk)))
+        replace_entities(session, {pk: [] for pk in pks})
+    with Session(engine) as session:
+        stored = dict(session.execute(select(Article.origin, Article.source)).all())
+    assert stored == {"post:0": "Reuters", "post:1": "Reuters", "post:2": "Example Wire News"}
