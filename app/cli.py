@@ -104,6 +104,15 @@ def _revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+def _regroup_stories(engine: Engine) -> None:
+    """Group every article into stories again, in ingest order, with a progress bar."""
+    from app.ingest.stories import restory
+
+    with _progress_over_articles(engine, "regrouping stories") as advance:
+        report = restory(engine, on_progress=advance)
+    click.echo(f"{report.articles} articles in {report.stories} stories; {report.moved} moved")
+
+
 def _assign_pending_stories(engine: Engine) -> int:
     """Give a story to the articles that have none (loaded with --no-extract, or before stories
     existed); return how many."""
@@ -388,10 +397,10 @@ def _progress_over_articles(
     "those an interrupted run did not reach (it commits as it goes).",
 )
 def extract(pending: bool) -> None:
-    """Find the entities of articles again, then give stories to those without one.
+    """Find the entities of articles again, then bring their stories in line.
 
-    Every article (after a model or alias-table change), or with --pending those of an
-    `ingest --no-extract`."""
+    Every article (after a model, rule or alias-table change; stories are then regrouped),
+    or with --pending those of an `ingest --no-extract` (which then get a story)."""
     from app.ingest.pipeline import WITHOUT_ENTITIES, reextract
 
     settings = get_settings()
@@ -405,7 +414,10 @@ def extract(pending: bool) -> None:
             on_progress=advance,
         )
     click.echo(f"extracted entities of {done} articles")
-    _assign_pending_stories(engine)  # after extraction: their entities count in the decision
+    if pending:
+        _assign_pending_stories(engine)  # after extraction: their entities count in the decision
+    else:
+        _regroup_stories(engine)  # every article's entities changed: so may its story
     _catch_up_index(settings, engine)
 
 

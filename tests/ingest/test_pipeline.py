@@ -21,6 +21,8 @@ from app.search.base import ArticleQuery
 from app.search.tantivy_index import TantivyIndex
 from tests.conftest import SEEDS, ingest, make_settings, migrated_engine, query_plans
 
+STORIES = Path(__file__).resolve().parents[1] / "data" / "stories"
+
 
 def article_ids(engine) -> list[str]:  # type: ignore[no-untyped-def]
     with Session(engine) as session:
@@ -286,3 +288,39 @@ def test_the_follower_stops_when_its_parent_is_gone(tmp_path: Path) -> None:
     # Never told to stop, and its "parent" is not its parent: it catches up once and returns.
     _follow(settings, multiprocessing.Event(), indexed, parent=-1)
     assert indexed.value == 3
+
+
+def test_extract_brings_entities_and_stories_of_a_database_up_to_date(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extractor: EntityExtractor
+) -> None:
+    import app.cli
+    from app.config import get_settings
+
+    monkeypatch.setattr(app.cli, "load_extractor", lambda settings: extractor)
+    monkeypatch.setenv("NEWSCORPUS_DATA_DIR", str(tmp_path / "data"))
+    _cli_ingest(tmp_path, STORIES)
+
+    def run(*args: str) -> None:
+        get_settings.cache_clear()
+        result = CliRunner().invoke(cli, ["extract", *args])
+        get_settings.cache_clear()
+        assert result.exit_code == 0, result.output
+
+    def state(engine) -> tuple[dict[str, int | None], int]:  # type: ignore[no-untyped-def]
+        with Session(engine) as session:
+            stories = {
+                row.id: row.story_pk
+                for row in session.execute(select(Article.id, Article.story_pk))
+            }
+            return stories, session.scalar(select(func.count()).select_from(Mention)) or 0
+
+    run("--pending")
+    engine = migrated_engine(make_settings(tmp_path / "data"))
+    fresh = state(engine)
+    assert len(set(fresh[0].values())) > 1  # several stories, to be mixed up below
+    with Session(engine) as session:  # as an older pipeline might have left it
+        session.execute(Article.__table__.update().values(story_pk=min(fresh[0].values())))
+        session.execute(Mention.__table__.delete())
+        session.commit()
+    run()
+    assert state(engine) == fresh
