@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import functools
 from datetime import date
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import (
     AfterValidator,
-    BaseModel,
     Field,
     FiniteFloat,
     Strict,
@@ -24,12 +23,18 @@ from sqlalchemy.orm import Session, selectinload
 from app.api.catalog import Catalog, CatalogDep, detail, is_plain, summaries
 from app.api.cursors import INT_MAX, Cursors, CursorsDep, fingerprint
 from app.api.deps import CheckedRoute, QueryModel, SearchDep, problems
+from app.api.filters import (
+    ArticleFilters,
+    effective_sort,
+    entity_filters,
+    known_sources,
+    to_query,
+)
 from app.api.writes import WriterDep, get_extractor
 from app.db import EngineDep, SessionDep
 from app.errors import BadCursor, NotFound
 from app.ingest import stories
 from app.ingest.load import Outcome
-from app.ingest.names import lookup_key
 from app.ingest.parse import ParsedArticle, ParseError
 from app.ingest.pipeline import ingest_article, ingest_text
 from app.models import Article, Entity
@@ -40,7 +45,6 @@ from app.schemas import (
     ArticlePage,
     ArticleSummary,
     FacetBucket,
-    IsoDate,
     RelatedArticle,
     RelatedPage,
     excerpt,
@@ -72,26 +76,9 @@ _FACET = f"(?:{'|'.join(FACET_NAMES)})"
 FACETS_PATTERN = f"^[ ,]*(?:{_FACET}(?: *,[ ,]*{_FACET})*)?[ ,]*$"
 
 
-class ArticleParams(BaseModel):
-    """Query parameters of GET /articles."""
+class ArticleParams(ArticleFilters):
+    """Query parameters of GET /articles: the filters, and the page asked for."""
 
-    q: str | None = Field(None, max_length=500, description="Full-text query (see API docs)")
-    person: list[str] = Field([], description="Person name or alias; repeatable, all must hold")
-    place: list[str] = Field([], description="Place name or alias; repeatable, all must hold")
-    org: list[str] = Field([], description="Organisation name or alias; repeatable, all must hold")
-    entity: list[str] = Field([], description="Entity id; repeatable, all must hold")
-    source: list[str] = Field([], description="Source name; repeatable, any may match")
-    published_from: IsoDate | None = Field(
-        None, description="Inclusive ISO date; a date range matches dated articles only"
-    )
-    published_to: IsoDate | None = Field(
-        None, description="Inclusive ISO date; a date range matches dated articles only"
-    )
-    undated: bool | None = Field(
-        None,
-        description="`true`: only articles without a publication date; `false`: only dated "
-        "ones; unset: both",
-    )
     sort: Sort | None = Field(
         None,
         description="Default: `relevance` with `q`, `-published_at` otherwise. Both date "
@@ -111,13 +98,6 @@ class ArticleParams(BaseModel):
         le=MAX_FACET_SIZE,
         description=f"Values listed per facet, the most frequent first (at most {MAX_FACET_SIZE})",
     )
-    story: str | None = Field(None, max_length=64, description="Story id: only its articles")
-    dedupe: bool = Field(
-        False,
-        description="One article per story: the first of each story's matching articles in "
-        "the requested order (best match, newest or oldest); `total` then counts stories "
-        "(beyond 10,000 matching articles, an estimate within a few percent)",
-    )
 
     @field_validator("facets")
     @classmethod
@@ -132,20 +112,10 @@ class ArticleParams(BaseModel):
 
     def needs_index(self) -> bool:
         """Text, a filter or facets: the index answers (else the articles table: `is_plain`)."""
-        filters = (self.person, self.place, self.org, self.entity, self.source, self.story)
-        return bool(
-            (self.q and self.q.strip())
-            or any(filters)
-            or self.published_from
-            or self.published_to
-            or self.undated is not None
-            or self.dedupe
-            or self.facets
-            or self.sort == "relevance"
-        )
+        return self.filtered() or bool(self.facets) or self.sort == "relevance"
 
     def effective_sort(self) -> Sort:
-        return self.sort or ("relevance" if self.q and self.q.strip() else "-published_at")
+        return effective_sort(self.sort, self)
 
 
 ARTICLE_PARAMS = QueryModel(ArticleParams)
@@ -201,7 +171,7 @@ def _page(
     key: str,
 ) -> str:
     entities = entity_filters(catalog, session, params)
-    sources = _known_sources(catalog, session, params.source)
+    sources = known_sources(catalog, session, params.source)
     if entities is None or sources is None:  # a filter names nothing we have
         empty = ArticlePage(items=[], next_cursor=None, total=0, facets=_no_facets(params))
         return empty.model_dump_json()
@@ -220,20 +190,15 @@ def article_query(
     entities: tuple[EntityFilter, ...],
 ) -> ArticleQuery:
     """The query the parameters ask for, with source and entity names resolved."""
-    return ArticleQuery(
-        text=params.q,
+    return to_query(
+        params,
         sources=sources,
         entities=entities,
-        published_from=params.published_from,
-        published_to=params.published_to,
-        undated=params.undated,
         sort=params.effective_sort(),
         limit=params.limit,
         after=_position(cursors, params) if params.cursor else None,
         facets=params.facet_names(),
         facet_size=params.facet_size,
-        story=params.story,
-        dedupe=params.dedupe,
     )
 
 
@@ -256,46 +221,6 @@ def _json(body: str, **response: Any) -> Response:
     """Send JSON serialised once, in pydantic's core: pages are built from checked values, so
     FastAPI need not validate them against the response model again."""
     return Response(body, media_type="application/json", **response)
-
-
-class EntityParams(Protocol):
-    person: list[str]
-    place: list[str]
-    org: list[str]
-    entity: list[str]
-
-
-def entity_filters(
-    catalog: Catalog, session: Session, params: EntityParams
-) -> tuple[EntityFilter, ...] | None:
-    """Resolve each name or id to entity ids; None if one of them matches no entity."""
-    filters = []
-    for entity_type, names in (
-        ("person", params.person),
-        ("place", params.place),
-        ("org", params.org),
-    ):
-        for name in names:
-            if not (ids := catalog.entity_ids(session, entity_type, name)):
-                return None
-            filters.append(EntityFilter(entity_type, ids))
-    known = catalog.entities(session, params.entity)
-    for entity_id in params.entity:
-        if (entity := known[entity_id]) is None:
-            return None
-        filters.append(EntityFilter(entity[1], (entity_id,)))
-    return tuple(filters)
-
-
-def _known_sources(catalog: Catalog, session: Session, names: list[str]) -> tuple[str, ...] | None:
-    """Match source names case-insensitively; None if none of them exists."""
-    if not names:
-        return ()
-    wanted = {lookup_key(n) for n in names}
-    matches = tuple(
-        sorted(name for name, _ in catalog.sources(session) if lookup_key(name) in wanted)
-    )
-    return matches or None
 
 
 def _sort_key_in_range(key: int) -> int:

@@ -11,10 +11,11 @@ from pydantic import BaseModel, Field, TypeAdapter
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from app.api.articles import entity_filters, summary
+from app.api.articles import summary
 from app.api.catalog import CatalogDep
 from app.api.cursors import Count, Cursors, CursorsDep, RowId, fingerprint
 from app.api.deps import CheckedRoute, QueryModel, SearchDep, problems
+from app.api.filters import entity_filters
 from app.db import SessionDep
 from app.errors import NotFound
 from app.models import Article, Entity, Story, StoryEntity
