@@ -83,6 +83,12 @@ def deadline(seconds: float) -> Iterator[None]:
         _budget_seconds.reset(tokens[1])
 
 
+def lift_deadline() -> None:
+    """Let the rest of this context run without a deadline (an export streams for as long as
+    it takes; its own limit is how many run at once)."""
+    _deadline.set(None)
+
+
 def _past_deadline() -> int:
     # Called by SQLite from inside a statement: must be cheap and must not raise.
     deadline = _deadline.get()

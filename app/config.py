@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     search_threads: int = Field(default=4, gt=0)  # index searches run on this bounded pool
     max_body_bytes: int = Field(default=5_000_000, gt=0)  # larger request bodies: 413
     cors_origins: list[str] = Field(default_factory=list)  # JSON list; empty: CORS off
+    export_concurrency: int = Field(default=2, gt=0)  # exports streaming at once; more: 503
 
     @field_validator("api_keys")
     @classmethod

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from app.api import articles, entities, health, sources, stories
+from app.api import articles, entities, export, health, sources, stories, timeline
 from app.api.catalog import Catalog
 from app.api.cursors import load_cursors
 from app.api.deps import problems
@@ -61,9 +61,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.export_slots = export.ExportSlots(settings.export_concurrency)
     install_error_handlers(app)
     install_middleware(app, settings)
-    for module in (articles, stories, entities, sources, health):
+    # export before articles: /articles/export is not an article's id.
+    for module in (export, articles, timeline, stories, entities, sources, health):
         # Any route may answer 400 (an unknown query parameter), and 503 when over its time
         # budget or the database is busy.
         app.include_router(module.router, responses=problems(400, 503))

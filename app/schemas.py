@@ -328,3 +328,41 @@ class StoryDetail(StorySummary):
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page of its articles; null at the end"
     )
+
+
+class TimelineBucket(Schema):
+    start: date = Field(description="First day of the interval (weeks start on Mondays)")
+    count: int = Field(description="Matching articles published in the interval")
+
+
+class Timeline(Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "interval": "month",
+                    "buckets": [
+                        {"start": "2024-01-01", "count": 12},
+                        {"start": "2024-02-01", "count": 0},
+                        {"start": "2024-03-01", "count": 31},
+                    ],
+                    "undated": 2,
+                    "total": 45,
+                    "estimated": False,
+                }
+            ]
+        }
+    )
+
+    interval: Literal["day", "week", "month", "year"]
+    buckets: list[TimelineBucket] = Field(
+        description="Every interval from the first date asked for (`published_from`, else the "
+        "earliest match) to the last, in order, empty ones included"
+    )
+    undated: int = Field(description="Matching articles with no publication date")
+    total: int = Field(description="All matching articles: the buckets' counts and `undated`")
+    estimated: bool = Field(
+        False,
+        description="Counts are estimated: one article per story (`dedupe`) over more than "
+        "10,000 matching articles counts a sample of the stories, scaled up",
+    )

@@ -75,3 +75,18 @@ def seed_ids(seeded_client: TestClient) -> dict[str, str]:
     from app.ingest.load import stable_id
 
     return {p.name[:3]: stable_id(f"file:{p.name}") for p in sorted(SEEDS.glob("*.txt"))}
+
+
+@pytest.fixture(scope="session")
+def corpus_client(
+    tmp_path_factory: pytest.TempPathFactory, extractor: EntityExtractor
+) -> Iterator[TestClient]:
+    """An app over tests/timeline_corpus.py's articles (known dates, undated ones, sources and
+    entities), shared by tests that only read."""
+    from tests.timeline_corpus import write_corpus
+
+    settings = make_settings(tmp_path_factory.mktemp("corpus"))
+    files = write_corpus(tmp_path_factory.mktemp("corpus-files"))
+    ingest(migrated_engine(settings), [files], extractor)
+    with TestClient(create_app(settings)) as client:
+        yield client

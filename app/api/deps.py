@@ -61,13 +61,22 @@ class QueryModel(Generic[Model]):
             for name in query.keys()  # noqa: SIM118 (a multi-dict: keys once each)
             if name in self.model.model_fields  # others are ignored, as FastAPI does
         }
+        # FastAPI would take the last of `q=a&q=b`: a client meaning both should hear it did not.
+        repeated = [
+            {"loc": ("query", name), "msg": "given more than once", "type": "value_error"}
+            for name in values
+            if name not in self.repeatable and len(query.getlist(name)) > 1
+        ]
         try:
-            return self.model.model_validate(values)
+            params = self.model.model_validate(values)
         except ValidationError as error:
             errors = error.errors(include_url=False, include_context=False)
             raise RequestValidationError(
-                [{**e, "loc": ("query", *e["loc"])} for e in errors]
+                [*repeated, *({**e, "loc": ("query", *e["loc"])} for e in errors)]
             ) from None
+        if repeated:
+            raise RequestValidationError(repeated)
+        return params
 
 
 class CheckedRoute(APIRoute):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal, Protocol
@@ -85,11 +86,31 @@ class SearchPage:
     facets_estimated: bool = False  # facet counts scaled up from a sample of the matches
 
 
+@dataclass
+class DayCounts:
+    """Matching articles per publication day, counted in the index."""
+
+    days: list[tuple[date, int]]  # in date order, days without a match left out
+    undated: int
+    estimated: bool = False  # one per story over a huge match set: counted on a sample
+
+
 class SearchBackend(Protocol):
     def search(self, query: ArticleQuery) -> SearchPage:
         """Run a query with its filters, sort, keyset page and facets. Hits carry article pks
         and, if the backend stores them, the fields a listing shows (else the caller loads the
         rows); a total or facets taken from a sample say so."""
+        ...
+
+    def day_counts(self, query: ArticleQuery) -> DayCounts:
+        """Count the articles matching the query (text and filters; sort and page ignored)
+        per publication day, and the undated ones; with `dedupe`, each story once, on the day
+        of its earliest matching article."""
+        ...
+
+    def walk(self, query: ArticleQuery, *, batch: int) -> Iterator[list[int]]:
+        """Every matching article's pk in the query's order (its page ignored), `batch` at a
+        time, all from one version of the index; with `dedupe`, each story's first."""
         ...
 
     def lag(self) -> int:

@@ -1,7 +1,8 @@
 """The Tantivy search index: derived from the articles table, rebuilt from it at will.
 
 Its parts by role: `schema` (fields and the directory), `writing` (catching up with the
-database), `reading` (searches, facets) and `snippets`.
+database), `reading` (searches, facets), `scanning` (every match: the timeline, exports) and
+`snippets`.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from app.search.query import english_analyzer
-from app.search.reading import IndexReading
+from app.search.scanning import IndexScanning
 from app.search.schema import open_index
 from app.search.writing import IndexBusy, IndexWriting
 
 __all__ = ["IndexBusy", "TantivyIndex"]
 
 
-class TantivyIndex(IndexWriting, IndexReading):
+class TantivyIndex(IndexWriting, IndexScanning):
     """Full-text search over articles, with filters, facets and keyset pages inside the index."""
 
     def __init__(self, path: Path, engine: Engine) -> None:

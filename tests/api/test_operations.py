@@ -76,3 +76,11 @@ def test_bad_query_parameters_are_422_naming_the_field(
     response = seeded_client.get(f"/articles?{query}")
     assert response.status_code == 422
     assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
+@pytest.mark.parametrize("path", ["/articles", "/timeline", "/articles/export", "/stories"])
+def test_a_single_valued_parameter_given_twice_is_422(seeded_client: TestClient, path: str) -> None:
+    response = seeded_client.get(f"{path}?q=russia&q=georgia")
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == ["q"]
+    assert seeded_client.get(f"{path}?q=russia").status_code == 200

@@ -1,0 +1,345 @@
+"""Export: every article matching the filters of GET /articles, streamed as NDJSON or CSV.
+
+The matches are walked in the requested order a batch at a time (the index's keys past the
+last batch's, or the articles table's date index for a plain listing), each batch's rows read
+by primary key and written out before the next is read: memory stays flat at any size, and a
+client that goes away stops the walk at the next batch. Exports run without the request time
+budget; `NEWSCORPUS_EXPORT_CONCURRENCY` bounds how many stream at once.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import functools
+import io
+import json
+import re
+import threading
+import unicodedata
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import Field
+from sqlalchemy import Engine, bindparam, select
+from sqlalchemy.orm import Session
+from starlette.requests import ClientDisconnect
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from app.api.catalog import Catalog, CatalogDep, is_plain
+from app.api.deps import QueryModel, SearchDep, problems
+from app.api.filters import ArticleFilters, effective_sort, resolve
+from app.budget import lift_deadline
+from app.db import EngineDep
+from app.errors import Unavailable
+from app.models import Article, Entity, Mention, Story
+from app.search.base import ArticleQuery, SearchBackend, Sort
+
+router = APIRouter(tags=["articles"])
+
+BATCH = 2_000  # articles read and written at a time
+RETRY_SECONDS = 10  # when every export slot is taken
+# Every field of an article, in the order columns come; `fields=` picks some.
+FIELDS = (
+    "id",
+    "title",
+    "source",
+    "author",
+    "published_at",
+    "url",
+    "word_count",
+    "story_id",
+    "duplicate_of",
+    "credits",
+    "photo_credit",
+    "content_hash",
+    "ingested_at",
+    "body",
+)
+ENTITY_COLUMNS = {"person": "people", "place": "places", "org": "organisations"}  # CSV only
+_FIELD = f"(?:{'|'.join(FIELDS)})"
+FIELDS_PATTERN = f"^ *{_FIELD}(?: *, *{_FIELD})* *$"
+MEDIA_TYPES = {"ndjson": "application/x-ndjson", "csv": "text/csv; charset=utf-8; header=present"}
+
+
+class ExportParams(ArticleFilters):
+    """Query parameters of GET /articles/export: the filters of GET /articles, the order and
+    what to write."""
+
+    format: Literal["ndjson", "csv"] = Field(
+        "ndjson", description="`ndjson`: one JSON object per line; `csv`: RFC 4180 with a header"
+    )
+    sort: Sort | None = Field(
+        None, description="Default: `relevance` with `q`, `-published_at` otherwise"
+    )
+    fields: str | None = Field(
+        None,
+        max_length=300,
+        pattern=FIELDS_PATTERN,
+        description="Comma list of fields to write, in this order; default all: "
+        + ", ".join(FIELDS),
+    )
+    include: Literal["entities"] | None = Field(
+        None,
+        description="`entities`: each article's entities (NDJSON: id, name, type, spans; CSV: "
+        "the names in `people`, `places` and `organisations` columns, `; ` between them)",
+    )
+
+    def columns(self) -> tuple[str, ...]:
+        """The fields asked for, each once, in the order first asked."""
+        if not self.fields:
+            return FIELDS
+        return tuple(dict.fromkeys(n.strip() for n in self.fields.split(",")))
+
+
+EXPORT_PARAMS = QueryModel(ExportParams)
+
+
+class ExportSlots:
+    """How many exports may stream at once; one more is refused, not queued."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.running = limit, 0
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            if self.running >= self.limit:
+                return False
+            self.running += 1
+            return True
+
+    def give_back(self) -> None:
+        with self._lock:
+            self.running -= 1
+
+
+class ExportResponse(StreamingResponse):
+    """A streamed export that gives its slot back however the stream ends."""
+
+    def __init__(self, content: AsyncIterator[bytes], slots: ExportSlots, **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self.slots = slots
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except ClientDisconnect:
+            pass  # gone: the walk stopped at the batch being sent; nothing to log
+        finally:
+            self.slots.give_back()
+
+
+async def get_slots(request: Request) -> ExportSlots:
+    return request.app.state.export_slots
+
+
+NDJSON_EXAMPLE = (
+    '{"id": "d02d653c8f4c463b", "title": "Putin Approves Military Deal", "source": "Reuters", '
+    '"published_at": "2017-03-14", "story_id": "28207b55f111275a", "body": "..."}\n'
+)
+CSV_EXAMPLE = (
+    "id,title,source,published_at,body\r\n"
+    'd02d653c8f4c463b,Putin Approves Military Deal,Reuters,2017-03-14,"First line\r\n'
+    'said ""no"" again"\r\n'
+)
+
+
+@router.get(
+    "/articles/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "Every matching article, streamed; `Content-Disposition` names a file",
+            "content": {
+                "application/x-ndjson": {"schema": {"type": "string"}, "example": NDJSON_EXAMPLE},
+                "text/csv": {"schema": {"type": "string"}, "example": CSV_EXAMPLE},
+            },
+        },
+        **problems(400, 422),
+    },
+    openapi_extra=EXPORT_PARAMS.openapi,
+)
+async def export_articles(
+    params: Annotated[ExportParams, Depends(EXPORT_PARAMS)],
+    slots: Annotated[ExportSlots, Depends(get_slots)],
+    engine: EngineDep,
+    search: SearchDep,
+    catalog: CatalogDep,
+) -> StreamingResponse:
+    """Export every article matching the filters of GET /articles, in the requested order,
+    as NDJSON or CSV: no limit, streamed. At most NEWSCORPUS_EXPORT_CONCURRENCY at once
+    (beyond: 503 with Retry-After); not bound by the request time budget."""
+    if not slots.take():
+        raise Unavailable(
+            f"{slots.limit} exports are already running; try again later",
+            headers={"Retry-After": str(RETRY_SECONDS)},
+        )
+    try:
+        query = await run_in_threadpool(_query, params, engine, catalog)
+    except BaseException:
+        slots.give_back()
+        raise
+    stream = _stream(params, query, engine, search.backend, catalog)
+    return ExportResponse(
+        stream,
+        slots,
+        media_type=MEDIA_TYPES[params.format],
+        headers={"Content-Disposition": f'attachment; filename="{filename(params)}"'},
+    )
+
+
+def _query(params: ExportParams, engine: Engine, catalog: Catalog) -> ArticleQuery | None:
+    with Session(engine) as session:
+        return resolve(params, session, catalog, sort=effective_sort(params.sort, params))
+
+
+def filename(params: ExportParams, today: date | None = None) -> str:
+    """`newscorpus-<words of the query>-<date>.<format>`: ASCII letters and digits only."""
+    ascii = unicodedata.normalize("NFKD", params.q or "").encode("ascii", "ignore").decode()
+    words = re.findall(r"[a-z0-9]+", ascii.lower())
+    slug = "-".join(words)[:40].strip("-") or "articles"
+    return f"newscorpus-{slug}-{(today or date.today()).isoformat()}.{params.format}"
+
+
+async def _stream(
+    params: ExportParams,
+    query: ArticleQuery | None,
+    engine: Engine,
+    search: SearchBackend,
+    catalog: Catalog,
+) -> AsyncIterator[bytes]:
+    lift_deadline()  # for the threads below too: they copy this context
+    columns = params.columns()
+    entity_columns = tuple(ENTITY_COLUMNS.values()) if params.include else ()
+    if params.format == "csv":
+        yield _csv([[*columns, *entity_columns]])
+    if query is None:  # a filter names nothing we have
+        return
+    batches = _pks(query, engine, search, catalog)
+    write = functools.partial(_write, params, columns, engine, batches)
+    while (chunk := await run_in_threadpool(write)) is not None:
+        if chunk:
+            yield chunk
+
+
+def _pks(
+    query: ArticleQuery, engine: Engine, search: SearchBackend, catalog: Catalog
+) -> Iterator[list[int]]:
+    """Matching pks in order, a batch at a time: a plain listing from the articles table's
+    date index, anything else from the search index."""
+    if not is_plain(query):
+        yield from search.walk(query, batch=BATCH)
+        return
+    query = dataclasses.replace(query, limit=BATCH)
+    while True:
+        with Session(engine) as session:
+            page = catalog.page(session, query, total=0)
+        yield [hit.article_pk for hit in page.hits]
+        if not page.has_more or not page.hits:
+            return
+        query = dataclasses.replace(query, after=page.hits[-1].position)
+
+
+def _write(
+    params: ExportParams, columns: tuple[str, ...], engine: Engine, batches: Iterator[list[int]]
+) -> bytes | None:
+    """The next batch written out; None at the end."""
+    if (pks := next(batches, None)) is None:
+        return None
+    with engine.connect() as connection:
+        found = {row.pk: row._mapping for row in connection.execute(_rows(columns), {"pks": pks})}
+        entities = _entities(connection, pks) if params.include else {}
+    rows = [found[pk] for pk in pks if pk in found]  # not found: deleted since indexed
+    if params.format == "ndjson":
+        lines = []
+        for row in rows:
+            record = {name: _json_value(row[name]) for name in columns}
+            if params.include:
+                record["entities"] = entities.get(row["pk"], [])
+            lines.append(json.dumps(record, ensure_ascii=False))
+        return ("\n".join(lines) + "\n").encode() if lines else b""
+    table = []
+    for row in rows:
+        cells = [_csv_value(row[name]) for name in columns]
+        if params.include:
+            names = defaultdict(list)
+            for entity in entities.get(row["pk"], []):
+                names[entity["type"]].append(entity["name"])
+            cells += ["; ".join(names[t]) for t in ENTITY_COLUMNS]
+        table.append(cells)
+    return _csv(table)
+
+
+def _csv(rows: list[list[Any]]) -> bytes:
+    """RFC 4180: CRLF line ends, fields quoted when they hold a comma, quote or line end."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(rows)
+    return out.getvalue().encode()
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):  # stored naive UTC; written as the API writes it
+        return value.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, list):
+        return "; ".join(map(str, value))
+    return "" if value is None else _json_value(value)
+
+
+_ORIGINAL = Article.__table__.alias("original")
+_COLUMNS = {
+    **{name: getattr(Article, name) for name in FIELDS if hasattr(Article, name)},
+    "story_id": Story.id.label("story_id"),
+    "duplicate_of": _ORIGINAL.c.id.label("duplicate_of"),
+}
+
+
+@functools.cache
+def _rows(columns: tuple[str, ...]) -> Any:
+    """The statement reading these columns of the articles with the given pks (built once per
+    choice of columns: an expanding IN keeps it in SQLAlchemy's compiled cache)."""
+    statement = select(Article.pk, *(_COLUMNS[name] for name in columns))
+    if "story_id" in columns:
+        statement = statement.outerjoin(Story, Story.pk == Article.story_pk)
+    if "duplicate_of" in columns:
+        statement = statement.outerjoin(_ORIGINAL, _ORIGINAL.c.pk == Article.duplicate_of_pk)
+    return statement.where(Article.pk.in_(bindparam("pks", expanding=True)))
+
+
+MENTIONS = (
+    select(Mention.article_pk, Entity.id, Entity.name, Entity.type, Mention.start, Mention.end)
+    .join(Entity, Entity.pk == Mention.entity_pk)
+    .where(Mention.article_pk.in_(bindparam("pks", expanding=True)))
+)
+
+
+def _entities(connection: Any, pks: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """Each article's entities, the most mentioned first, with their spans in the body."""
+    found: dict[int, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for article_pk, entity_id, name, entity_type, start, end in connection.execute(
+        MENTIONS, {"pks": pks}
+    ):
+        entity = found[article_pk].setdefault(
+            entity_id, {"id": entity_id, "name": name, "type": entity_type, "spans": []}
+        )
+        entity["mentions"] = entity.get("mentions", 0) + 1
+        if start is not None and end is not None:
+            entity["spans"].append([start, end])
+    return {
+        pk: sorted(
+            ({**e, "spans": sorted(e["spans"])} for e in entities.values()),
+            key=lambda e: (-e["mentions"], e["name"]),
+        )
+        for pk, entities in found.items()
+    }

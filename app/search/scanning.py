@@ -1,0 +1,152 @@
+"""Reading every match rather than a page: the timeline's counts per day (an aggregation
+inside the index) and the export's walk through all matches in order, a batch at a time."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from datetime import date
+
+import numpy as np
+import tantivy
+
+from app.search.base import DAY_SHIFT, PK_MASK, ArticleQuery, DayCounts
+from app.search.reading import (
+    EXACT_STORY_TOTAL,
+    IndexReading,
+    _sample_level,
+    _u64_values,
+)
+from app.search.schema import STORY_KEY_END
+
+# A day's width in sort keys. Aggregations read keys as floats, rounded to 128 at today's
+# day ordinals: never across a day while pks stay far below 2^40.
+DAY = float(1 << DAY_SHIFT)
+DATED = 1 << DAY_SHIFT  # the first sort key with a date (undated keys are just the pk)
+
+
+class IndexScanning(IndexReading):
+    """Aggregations and walks over all of a query's matches."""
+
+    def day_counts(self, query: ArticleQuery) -> DayCounts:
+        """Matching articles per day: a histogram of the sort key, whose high bits are the
+        day (0: undated), over every match inside the index; with `dedupe`, the earliest
+        dated key of each story instead, counted on a sample of the stories (as story totals
+        are) over more than EXACT_STORY_TOTAL matches."""
+        searcher = self.index.searcher()
+        _, _, matching = self._matching(query)
+        if query.dedupe:
+            return self._story_days(searcher, matching)
+        histogram = {"histogram": {"field": "sort_key", "interval": DAY, "min_doc_count": 1}}
+        buckets = searcher.aggregate(matching, {"days": histogram})["days"]["buckets"]
+        return _day_counts((int(b["key"]) >> DAY_SHIFT, b["doc_count"]) for b in buckets)
+
+    def _story_days(self, searcher: tantivy.Searcher, matching) -> DayCounts:  # type: ignore[no-untyped-def]
+        """Each story on the day of its earliest dated match; undated if it has none."""
+        matches = self._count(searcher, matching)
+        level = 0 if matches <= EXACT_STORY_TOTAL else _sample_level(matches)
+        if level:
+            below = STORY_KEY_END >> level
+            matching = self._and([matching, self._int_range("story_key", 0, below - 1)])
+        first = {"first": {"min": {"field": "sort_key"}}}
+        stories = {"terms": {"field": "story_key", "size": max(matches, 1)}, "aggs": first}
+        days: dict[int, int] = defaultdict(int)
+        dated = self._and([matching, self._key_range(DATED, None)])
+        seen = set()
+        for bucket in searcher.aggregate(dated, {"s": stories})["s"]["buckets"]:
+            days[int(bucket["first"]["value"]) >> DAY_SHIFT] += 1 << level
+            seen.add(bucket["key"])
+        undated = self._and([matching, self._key_range(None, DATED - 1)])
+        for bucket in searcher.aggregate(undated, {"s": stories})["s"]["buckets"]:
+            days[0] += 0 if bucket["key"] in seen else 1 << level
+        return _day_counts(sorted(days.items()), estimated=level > 0)
+
+    def walk(self, query: ArticleQuery, *, batch: int) -> Iterator[list[int]]:
+        """Every match's pk in the query's order, `batch` at a time, from one searcher. Date
+        orders read the next `batch` keys past the last one (nothing held between batches);
+        best match first scores every match, a date window at a time, and sorts them: about
+        30 bytes per match. `dedupe` remembers the stories seen (8 bytes each, about)."""
+        searcher = self.index.searcher()
+        _, text_query, matching = self._matching(query)
+        if query.sort == "relevance" and text_query is not None:
+            keyed = self._walk_by_score(searcher, matching, batch)
+        else:
+            keyed = (
+                (hits, _u64_values(searcher, "story_key", [a for _, a in hits]))
+                if query.dedupe
+                else (hits, None)
+                for hits in self._walk_by_date(searcher, matching, query.sort, batch)
+            )
+        seen: set[int] = set()
+        for hits, stories in keyed:
+            keys = [key for key, _ in hits]
+            if query.dedupe and stories is not None:  # each story's first, as pages show them
+                keys = [k for k, s in zip(keys, stories, strict=True) if not _seen(seen, s)]
+            yield [key & PK_MASK for key in keys]
+
+    def _walk_by_date(
+        self, searcher: tantivy.Searcher, matching, sort: str, batch: int
+    ) -> Iterator[list[tuple[int, tantivy.DocAddress]]]:  # type: ignore[no-untyped-def]
+        oldest_first = sort == "published_at"
+        order = tantivy.Order.Asc if oldest_first else tantivy.Order.Desc
+        after: int | None = None
+        while True:
+            past = None
+            if after is not None:
+                past = (
+                    self._key_range(after + 1, None)
+                    if oldest_first
+                    else self._key_range(None, after - 1)
+                )
+            hits = searcher.search(
+                self._and([matching, past]),
+                batch,
+                count=False,
+                order_by_field="sort_key",
+                order=order,
+            ).hits
+            if hits:
+                yield hits
+            if len(hits) < batch:
+                return
+            after = hits[-1][0]
+
+    def _walk_by_score(self, searcher: tantivy.Searcher, matching, batch: int):  # type: ignore[no-untyped-def]
+        """(hits, their stories) best first, ties latest first as pages order them: each
+        window of `batch` matches by date scored on its own (its key range as a filter
+        scoring 0 leaves the scores as they are), then all of them sorted."""
+        scores, keys, stories = [], [], []
+        for hits in self._walk_by_date(searcher, matching, "-published_at", batch):
+            window = self._key_range(hits[-1][0], hits[0][0])
+            within = tantivy.Query.const_score_query(window, 0.0)
+            scored = searcher.search(self._and([matching, within]), len(hits), count=False)
+            addresses = [a for _, a in scored.hits]
+            scores.append(np.fromiter((s for s, _ in scored.hits), np.float32, len(addresses)))
+            keys.append(np.array(_u64_values(searcher, "sort_key", addresses), np.int64))
+            stories.append(np.array(_u64_values(searcher, "story_key", addresses), np.int64))
+        if not scores:
+            return
+        all_keys, all_stories = np.concatenate(keys), np.concatenate(stories)
+        order = np.lexsort((-all_keys, -np.concatenate(scores)))
+        for start in range(0, len(order), batch):
+            chosen = order[start : start + batch]
+            yield [(int(k), None) for k in all_keys[chosen]], all_stories[chosen].tolist()
+
+
+def _seen(seen: set[int], story: int) -> bool:
+    """Whether the story was seen before; it is from now on."""
+    if story in seen:
+        return True
+    seen.add(story)
+    return False
+
+
+def _day_counts(days: Iterable[tuple[int, int]], *, estimated: bool = False) -> DayCounts:
+    """Counts by day ordinal (0: undated) as dates, in order."""
+    counts = DayCounts([], 0, estimated)
+    for day, count in days:
+        if day:
+            counts.days.append((date.fromordinal(day), count))
+        else:
+            counts.undated += count
+    return counts

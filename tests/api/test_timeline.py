@@ -1,0 +1,182 @@
+"""GET /timeline: counts per interval over every filter of GET /articles, from the index."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.api.timeline import TimelineParams, default_interval, shape
+from app.search.base import DayCounts
+from tests.timeline_corpus import ARTICLES
+
+PUTIN = "eec920038819fa72"  # stable_id of the entity "Vladimir Putin"
+
+FILTERS = [
+    {},
+    {"q": "pipeline"},
+    {"q": "grain -Moscow"},
+    {"person": "Vladimir Putin"},
+    {"person": "angela merkel", "place": "Berlin"},
+    {"place": "Moscow"},
+    {"org": "Reuters"},
+    {"entity": PUTIN},
+    {"source": "BBC"},
+    {"source": ["Reuters", "al jazeera"]},
+    {"published_from": "2023-03-01"},
+    {"published_to": "2023-06-30", "q": "grain"},
+    {"published_from": "2023-01-03", "published_to": "2023-12-31", "source": "Reuters"},
+]
+
+
+def listing(client: TestClient, params: dict) -> list[dict]:
+    response = client.get("/articles", params={**params, "limit": 100})
+    assert response.status_code == 200, response.text
+    return response.json()["items"]
+
+
+def timeline(client: TestClient, params: dict) -> dict:
+    response = client.get("/timeline", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.mark.parametrize("params", FILTERS)
+def test_counts_are_those_of_the_listing_by_month(corpus_client: TestClient, params: dict) -> None:
+    items = listing(corpus_client, params)
+    result = timeline(corpus_client, {**params, "interval": "month"})
+    dated = Counter(item["published_at"][:7] + "-01" for item in items if item["published_at"])
+    shown = {b["start"]: b["count"] for b in result["buckets"] if b["count"]}
+    assert shown == dated
+    assert result["undated"] == sum(1 for item in items if not item["published_at"])
+    assert result["total"] == len(items) and not result["estimated"]
+
+
+def test_every_interval_is_there_in_order_empty_ones_too(corpus_client: TestClient) -> None:
+    result = timeline(corpus_client, {"interval": "month"})
+    starts = [b["start"] for b in result["buckets"]]
+    assert starts[0] == "2023-01-01" and starts[-1] == "2024-06-01" and len(starts) == 18
+    assert starts == sorted(starts) and len(set(starts)) == len(starts)
+    counts = [b["count"] for b in result["buckets"]]
+    assert counts[:4] == [3, 0, 2, 0]  # January, an empty February, March, April
+    dated = sum(1 for day, _, _ in ARTICLES if day)
+    assert sum(counts) == dated and result["undated"] == len(ARTICLES) - dated == 2
+
+
+def test_weeks_start_on_monday_and_years_on_new_year(corpus_client: TestClient) -> None:
+    weeks = timeline(corpus_client, {"interval": "week", "source": "Reuters"})["buckets"]
+    assert weeks[0] == {"start": "2023-01-02", "count": 2}  # Monday 2 and Thursday 5 January
+    assert all(date.fromisoformat(b["start"]).weekday() == 0 for b in weeks)
+    years = timeline(corpus_client, {"interval": "year"})["buckets"]
+    assert years == [{"start": "2023-01-01", "count": 7}, {"start": "2024-01-01", "count": 2}]
+    days = timeline(corpus_client, {"interval": "day", "published_from": "2024-02-28"})
+    assert days["buckets"][:3] == [
+        {"start": "2024-02-28", "count": 0},
+        {"start": "2024-02-29", "count": 1},
+        {"start": "2024-03-01", "count": 0},
+    ]
+    assert days["undated"] == 0  # a date filter leaves the undated out, as listings do
+
+
+def test_the_default_interval_gives_a_chart_of_at_most_200_bars(
+    corpus_client: TestClient,
+) -> None:
+    whole = timeline(corpus_client, {})  # 2023-01-02 to 2024-06-01: 518 days, 75 weeks
+    assert whole["interval"] == "week" and 10 <= len(whole["buckets"]) <= 200
+    january = timeline(
+        corpus_client, {"published_from": "2023-01-01", "published_to": "2023-01-31"}
+    )
+    assert january["interval"] == "day" and len(january["buckets"]) == 31
+    assert default_interval(date(2000, 1, 1), date(2015, 1, 1)) == "month"  # 181 months
+    assert default_interval(date(1900, 1, 1), date(2024, 1, 1)) == "year"
+
+
+def test_one_article_per_story_counts_stories(corpus_client: TestClient) -> None:
+    for params in ({}, {"person": "Vladimir Putin"}, {"q": "grain"}):
+        stories = corpus_client.get("/articles", params={**params, "dedupe": True}).json()
+        result = timeline(corpus_client, {**params, "dedupe": True})
+        assert result["total"] == stories["total"] < len(listing(corpus_client, params))
+
+
+def test_a_story_counts_on_its_earliest_dated_match() -> None:
+    counts = DayCounts([(date(2023, 1, 2), 1), (date(2023, 1, 20), 2)], undated=1)
+    result = shape(counts, TimelineParams(interval="month"))
+    assert [(b.start, b.count) for b in result.buckets] == [(date(2023, 1, 1), 3)]
+    assert result.total == 4
+
+
+def test_a_story_filter_counts_its_articles(corpus_client: TestClient) -> None:
+    story = corpus_client.get("/stories", params={"sort": "size"}).json()["items"][0]
+    result = timeline(corpus_client, {"story": story["id"], "interval": "day"})
+    assert result["total"] == story["article_count"]
+    assert result["buckets"][0]["start"] == story["first_published"]
+    assert result["buckets"][-1]["start"] == story["last_published"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"person": "Nobody At All"},
+        {"source": "Nowhere Gazette"},
+        {"entity": "0000000000000000"},
+        {"q": "xylophone"},
+        {"story": "no-such-story"},
+    ],
+)
+def test_nothing_matching_is_an_empty_timeline(corpus_client: TestClient, params: dict) -> None:
+    assert timeline(corpus_client, params) == {
+        "interval": "day",
+        "buckets": [],
+        "undated": 0,
+        "total": 0,
+        "estimated": False,
+    }
+
+
+def test_dates_asked_for_are_covered_even_with_nothing_in_them(corpus_client: TestClient) -> None:
+    params = {"q": "xylophone", "published_from": "2020-01-01", "published_to": "2020-12-31"}
+    result = timeline(corpus_client, {**params, "interval": "month"})
+    assert len(result["buckets"]) == 12
+    assert {b["count"] for b in result["buckets"]} == {0} and result["total"] == 0
+    backwards = {"published_from": "2024-01-01", "published_to": "2023-01-01"}
+    assert timeline(corpus_client, backwards)["buckets"] == []
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"interval": "fortnight"}, "interval"),
+        ({"interval": "day", "published_from": "0001-01-01"}, "interval"),
+        ({"published_from": "2024-13-01"}, "published_from"),
+        ({"published_to": "0"}, "published_to"),
+        ({"q": "x" * 501}, "q"),
+        ({"dedupe": "maybe"}, "dedupe"),
+    ],
+)
+def test_bad_parameters_are_422_naming_the_field(
+    corpus_client: TestClient, params: dict, field: str
+) -> None:
+    response = corpus_client.get("/timeline", params=params)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
+def test_the_widest_span_in_years_is_answered(corpus_client: TestClient) -> None:
+    params = {"interval": "year", "published_from": "0001-01-01", "published_to": "9999-12-31"}
+    result = timeline(corpus_client, params)
+    assert len(result["buckets"]) == 9999 and result["buckets"][-1]["start"] == "9999-01-01"
+    assert result["total"] == len(ARTICLES) - 2
+
+
+def test_timeline_is_documented_with_the_filters_of_articles(corpus_client: TestClient) -> None:
+    spec = corpus_client.get("/openapi.json").json()
+    operation = spec["paths"]["/timeline"]["get"]
+    names = [p["name"] for p in operation["parameters"]]
+    articles = {p["name"] for p in spec["paths"]["/articles"]["get"]["parameters"]}
+    assert set(names) - {"interval"} == articles - {"sort", "limit", "cursor", "facets"}
+    assert operation["description"] or operation["summary"]
+    schema = spec["components"]["schemas"]["Timeline"]
+    assert schema["examples"][0]["buckets"]
