@@ -59,6 +59,12 @@ def _suggestion(name: str, valid: list[str]) -> str:
     return f"; did you mean {close[0]}?" if close else ""
 
 
+class BadRequest(Problem):
+    """Parameters each valid, but not together (an interval too fine for the dates asked)."""
+
+    status, title = 400, "Bad Request"
+
+
 class Unauthorized(Problem):
     status, title = 401, "Unauthorized"
 

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from app.api import articles, entities, export, health, sources, stories, timeline
+from app.api import articles, entities, explore, export, health, sources, stories, timeline
 from app.api.catalog import Catalog
 from app.api.cursors import load_cursors
 from app.api.deps import problems
@@ -69,4 +69,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Any route may answer 400 (an unknown query parameter), and 503 when over its time
         # budget or the database is busy.
         app.include_router(module.router, responses=problems(400, 503))
+    app.include_router(explore.router)
+    explore.mount_assets(app)
     return app

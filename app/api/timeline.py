@@ -7,7 +7,6 @@ from datetime import date, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
-from fastapi.exceptions import RequestValidationError
 from pydantic import Field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -16,6 +15,7 @@ from app.api.catalog import Catalog, CatalogDep
 from app.api.deps import QueryModel, SearchDep, problems
 from app.api.filters import ArticleFilters, resolve
 from app.db import EngineDep
+from app.errors import BadRequest
 from app.schemas import Timeline, TimelineBucket
 from app.search.base import DayCounts, SearchBackend
 
@@ -77,9 +77,9 @@ def shape(counts: DayCounts, params: TimelineParams) -> Timeline:
     if first is None or last is None or first > last:
         return Timeline(interval=interval, buckets=[], undated=counts.undated, total=total)
     if (n := bucket_count(first, last, interval)) > MAX_BUCKETS:
-        message = f"{n} intervals of a {interval} from {first} to {last}: at most {MAX_BUCKETS}"
-        raise RequestValidationError(
-            [{"loc": ("query", "interval"), "msg": message, "type": "value_error"}]
+        raise BadRequest(
+            f"interval: {n} intervals of a {interval} from {first} to {last}, more than "
+            f"{MAX_BUCKETS}; choose a longer interval or fewer dates"
         )
     per_bucket: dict[date, int] = {}
     for day, count in counts.days:

@@ -57,6 +57,31 @@ def test_schema_is_the_one_served(fuzz_app) -> None:  # type: ignore[no-untyped-
     assert TestClient(fuzz_app).get("/openapi.json").json() == schema.raw_schema
 
 
+# The repeatable query parameters of each path: the others take one value.
+REPEATABLE = {
+    path: {
+        p["name"]
+        for p in item.get("get", {}).get("parameters", [])
+        if p["in"] == "query" and p["schema"].get("type") == "array"
+    }
+    for path, item in schema.raw_schema["paths"].items()
+}
+
+
+@schema.hook
+def filter_query(context, query) -> bool:  # type: ignore[no-untyped-def]
+    """Leave out cases a query string cannot carry as generated, which reach the app as valid
+    ones so that their acceptance is misreported (the kind of false positive of
+    schemathesis#4600): an object (`q={}` goes out as `q=`), or a list of at most one value
+    for a single-valued parameter (`q=[x]` goes out as `q=x`; two values are a 422)."""
+    repeatable = REPEATABLE.get(context.operation.path, set()) if context.operation else set()
+    return not any(
+        isinstance(value, dict)
+        or (isinstance(value, list) and len(value) < 2 and name not in repeatable)
+        for name, value in (query or {}).items()
+    )
+
+
 @schema.parametrize()
 @settings(
     max_examples=EXAMPLES,
