@@ -53,6 +53,7 @@ bench: $(UV)  ## Generate a corpus, load it, and measure the API against the eng
 	$(UV) sync --frozen --inexact --group bench
 	@command -v wrk >/dev/null || echo "wrk not found: req/s columns will be empty (apt-get install wrk)"
 	$(VENV)/bin/python -m bench.run --size $(BENCH_SIZE)
+	$(VENV)/bin/python -m bench.coverage --size $(BENCH_SIZE)
 	$(VENV)/bin/python -m bench.report
 
 clean:

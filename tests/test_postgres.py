@@ -6,6 +6,7 @@ creates its own database and drops it afterwards.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -132,3 +133,21 @@ def test_spellings_of_one_source_fold_to_the_first(database_url: str) -> None:
         assert sorted(stored) == ["Example Wire"] * 3 + ["example"]
         session.rollback()
     engine.dispose()
+
+
+def test_timeline_and_export(pg_client: TestClient) -> None:
+    timeline = pg_client.get("/timeline", params={"q": "Ossetia", "interval": "year"}).json()
+    assert timeline["buckets"] == [{"start": "2017-01-01", "count": 1}]
+    assert timeline["undated"] == 2 and timeline["total"] == 3
+    listed = [i["id"] for i in pg_client.get("/articles", params={"q": "Ossetia"}).json()["items"]]
+    for form in ("ndjson", "csv"):
+        params = {"q": "Ossetia", "format": form, "fields": "id,credits", "include": "entities"}
+        response = pg_client.get("/articles/export", params=params)
+        assert response.status_code == 200
+        lines = response.text.strip().splitlines()
+        if form == "ndjson":
+            records = [json.loads(line) for line in lines]
+            assert [r["id"] for r in records] == listed
+            assert all(r["entities"] for r in records)
+        else:
+            assert lines[0] == "id,credits,people,places,organisations" and len(lines) == 4
