@@ -17,7 +17,7 @@ from app.api.filters import ArticleFilters, resolve
 from app.db import EngineDep
 from app.errors import BadRequest
 from app.schemas import Timeline, TimelineBucket
-from app.search.base import DayCounts, SearchBackend
+from app.search.base import SearchBackend, Span
 
 router = APIRouter(tags=["articles"])
 
@@ -25,6 +25,7 @@ Interval = Literal["day", "week", "month", "year"]
 INTERVALS: tuple[Interval, ...] = ("day", "week", "month", "year")
 MAX_DEFAULT_BUCKETS = 200  # the default interval is the finest with at most this many
 MAX_BUCKETS = 10_000  # an interval asked for may give this many (a year covers any span)
+END = date.max.toordinal() + 1  # where the last interval ends, at the latest
 
 
 class TimelineParams(ArticleFilters):
@@ -54,48 +55,66 @@ async def timeline(
 ) -> Timeline:
     """Count the articles matching the filters of GET /articles interval by interval (empty
     intervals included, in order), and the undated ones."""
-    work = functools.partial(_count, params, engine, search.backend, catalog)
-    counts: DayCounts | None = await search.run(work)
-    return shape(counts or DayCounts([], 0), params)
+    buckets = Buckets(params)
+    work = functools.partial(_count, params, engine, search.backend, catalog, buckets)
+    counted: tuple[Span, list[int]] | None = await search.run(work)
+    span, counts = counted or (buckets.nothing, [])
+    return Timeline(
+        interval=buckets.interval,
+        buckets=[
+            TimelineBucket(start=date.fromordinal(start), count=count)
+            for start, count in zip(buckets.bounds, counts, strict=False)
+        ],
+        undated=span.undated,
+        total=span.undated + sum(counts),
+        estimated=span.estimated,
+    )
 
 
 def _count(
-    params: TimelineParams, engine: Engine, search: SearchBackend, catalog: Catalog
-) -> DayCounts | None:
+    params: TimelineParams,
+    engine: Engine,
+    search: SearchBackend,
+    catalog: Catalog,
+    buckets: Buckets,
+) -> tuple[Span, list[int]] | None:
     with Session(engine) as session:
         query = resolve(params, session, catalog)
-    return None if query is None else search.day_counts(query)
+    return None if query is None else search.histogram(query, buckets)
 
 
-def shape(counts: DayCounts, params: TimelineParams) -> Timeline:
-    """Buckets over the dates asked for (else those of the matches), empty ones included."""
-    first = params.published_from or (counts.days[0][0] if counts.days else None)
-    last = params.published_to or (counts.days[-1][0] if counts.days else None)
-    first, last = first or last, last or first
-    interval = params.interval or default_interval(first, last)
-    total = counts.undated + sum(n for _, n in counts.days)
-    if first is None or last is None or first > last:
-        return Timeline(interval=interval, buckets=[], undated=counts.undated, total=total)
-    if (n := bucket_count(first, last, interval)) > MAX_BUCKETS:
-        raise BadRequest(
-            f"interval: {n} intervals of a {interval} from {first} to {last}, more than "
-            f"{MAX_BUCKETS}; choose a longer interval or fewer dates"
-        )
-    per_bucket: dict[date, int] = {}
-    for day, count in counts.days:
-        start = bucket_start(day, interval)
-        per_bucket[start] = per_bucket.get(start, 0) + count
-    buckets, start = [], bucket_start(first, interval)
-    for left in reversed(range(n)):
-        buckets.append(TimelineBucket(start=start, count=per_bucket.get(start, 0)))
-        start = next_start(start, interval) if left else start  # none past 9999-12-31
-    return Timeline(
-        interval=interval,
-        buckets=buckets,
-        undated=counts.undated,
-        total=total,
-        estimated=counts.estimated,
-    )
+class Buckets:
+    """The buckets of a timeline, planned once the matches' span is known: over the dates
+    asked for (else those of the matches), at the interval asked for (else the finest giving
+    at most MAX_DEFAULT_BUCKETS)."""
+
+    def __init__(self, params: TimelineParams) -> None:
+        self.params = params
+        self.interval: Interval = params.interval or "day"
+        self.bounds: list[int] = []
+        self.nothing = Span(None, None, 0)  # the span when a filter names nothing we have
+        self(self.nothing)
+
+    def __call__(self, span: Span) -> list[int]:
+        """Bucket bounds as day ordinals: each bucket's start, then the end of the last."""
+        first = self.params.published_from or span.first
+        last = self.params.published_to or span.last
+        first, last = first or last, last or first
+        self.interval = self.params.interval or default_interval(first, last)
+        self.bounds = []
+        if first is None or last is None or first > last:
+            return self.bounds
+        if (n := bucket_count(first, last, self.interval)) > MAX_BUCKETS:
+            raise BadRequest(
+                f"interval: {n} intervals of a {self.interval} from {first} to {last}, more "
+                f"than {MAX_BUCKETS}; choose a longer interval or fewer dates"
+            )
+        start = bucket_start(first, self.interval).toordinal()
+        for _ in range(n):
+            self.bounds.append(start)
+            start = next_start(start, self.interval)
+        self.bounds.append(start)
+        return self.bounds
 
 
 def bucket_start(day: date, interval: Interval) -> date:
@@ -108,12 +127,13 @@ def bucket_start(day: date, interval: Interval) -> date:
     return day.replace(month=1, day=1)
 
 
-def next_start(start: date, interval: Interval) -> date:
+def next_start(start: int, interval: Interval) -> int:
+    """The day ordinal the next interval starts on (past 9999-12-31: the day after it)."""
     if interval in ("day", "week"):
-        return start + timedelta(days=1 if interval == "day" else 7)
-    if interval == "month":
-        return date(start.year + start.month // 12, start.month % 12 + 1, 1)
-    return date(start.year + 1, 1, 1)
+        return start + (1 if interval == "day" else 7)
+    day = date.fromordinal(start)
+    year, month = divmod(day.year * 12 + day.month - 1 + (1 if interval == "month" else 12), 12)
+    return date(year, month + 1, 1).toordinal() if year <= date.max.year else END
 
 
 def bucket_count(first: date, last: date, interval: Interval) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal, Protocol
@@ -87,12 +87,18 @@ class SearchPage:
 
 
 @dataclass
-class DayCounts:
-    """Matching articles per publication day, counted in the index."""
+class Span:
+    """The dates of a query's matches: what a histogram's buckets are planned from."""
 
-    days: list[tuple[date, int]]  # in date order, days without a match left out
-    undated: int
+    first: date | None  # earliest publication date among the matches (None: none dated)
+    last: date | None
+    undated: int  # matches without a date
     estimated: bool = False  # one per story over a huge match set: counted on a sample
+
+
+# Plans a histogram from the span of the matches: the bucket bounds as day ordinals, each
+# bucket from one bound up to the next (so n + 1 bounds for n buckets; none: no bucket).
+Plan = Callable[[Span], list[int]]
 
 
 class SearchBackend(Protocol):
@@ -102,10 +108,10 @@ class SearchBackend(Protocol):
         rows); a total or facets taken from a sample say so."""
         ...
 
-    def day_counts(self, query: ArticleQuery) -> DayCounts:
+    def histogram(self, query: ArticleQuery, plan: Plan) -> tuple[Span, list[int]]:
         """Count the articles matching the query (text and filters; sort and page ignored)
-        per publication day, and the undated ones; with `dedupe`, each story once, on the day
-        of its earliest matching article."""
+        in the buckets `plan` makes from their span, exactly; with `dedupe`, each story once,
+        on the day of its earliest dated match (undated if it has none)."""
         ...
 
     def walk(self, query: ArticleQuery, *, batch: int) -> Iterator[list[int]]:

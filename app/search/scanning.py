@@ -3,14 +3,17 @@ inside the index) and the export's walk through all matches in order, a batch at
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import date
+from typing import Any
 
 import numpy as np
 import tantivy
 
-from app.search.base import DAY_SHIFT, PK_MASK, ArticleQuery, DayCounts
+from app.search.base import DAY_SHIFT, PK_MASK, ArticleQuery, Plan, Span
 from app.search.reading import (
     EXACT_STORY_TOTAL,
     IndexReading,
@@ -19,30 +22,56 @@ from app.search.reading import (
 )
 from app.search.schema import STORY_KEY_END
 
-# A day's width in sort keys. Aggregations read keys as floats, rounded to 128 at today's
-# day ordinals: never across a day while pks stay far below 2^40.
-DAY = float(1 << DAY_SHIFT)
-DATED = 1 << DAY_SHIFT  # the first sort key with a date (undated keys are just the pk)
+# The first sort key with a date (undated keys are just the pk), and a day's width in keys.
+# Aggregations read keys as floats, rounded to 128 at today's day ordinals: never across a
+# day while pks stay far below 2^40.
+DATED = 1 << DAY_SHIFT
+DAY = float(DATED)
 
 
 class IndexScanning(IndexReading):
     """Aggregations and walks over all of a query's matches."""
 
-    def day_counts(self, query: ArticleQuery) -> DayCounts:
-        """Matching articles per day: a histogram of the sort key, whose high bits are the
-        day (0: undated), over every match inside the index; with `dedupe`, the earliest
-        dated key of each story instead, counted on a sample of the stories (as story totals
-        are) over more than EXACT_STORY_TOTAL matches."""
+    def histogram(self, query: ArticleQuery, plan: Plan) -> tuple[Span, list[int]]:
+        """Count the matches in the buckets `plan` makes from their span, inside the index:
+        one aggregation finds the span (the sort key's high bits are the day; 0: undated),
+        a second counts each bucket as a range of sort keys. Buckets of calendar months and
+        years, which no fixed-width histogram gives, cost as little as weeks: counting a
+        histogram of 3,653 days took 28 ms for 65k matches at 100k, 120 month ranges 2 ms.
+        With `dedupe`: each story on the day of its earliest dated match, counted on a
+        sample of the stories (as story totals are) over more than EXACT_STORY_TOTAL."""
         searcher = self.index.searcher()
         _, _, matching = self._matching(query)
         if query.dedupe:
-            return self._story_days(searcher, matching)
-        histogram = {"histogram": {"field": "sort_key", "interval": DAY, "min_doc_count": 1}}
-        buckets = searcher.aggregate(matching, {"days": histogram})["days"]["buckets"]
-        return _day_counts((int(b["key"]) >> DAY_SHIFT, b["doc_count"]) for b in buckets)
+            return _bucketed(self._story_days(searcher, matching), plan)
+        parts: dict[str, Any] = {
+            "range": {"field": "sort_key", "ranges": [{"to": DAY}, {"from": DAY}]}
+        }
+        parts["aggs"] = {"keys": {"stats": {"field": "sort_key"}}}
+        undated, dated = searcher.aggregate(matching, {"parts": parts})["parts"]["buckets"][-2:]
+        first, last = (dated["keys"]["min"], dated["keys"]["max"]) if dated["doc_count"] else (0, 0)
+        span = Span(_date(first), _date(last), undated["doc_count"])
+        bounds = plan(span)
+        if len(bounds) < 2:
+            return span, []
+        starts = [float(day << DAY_SHIFT) for day in bounds]
+        widths = {b - a for a, b in itertools.pairwise(bounds)}
+        if len(widths) == 1:  # days or weeks: a histogram (3,653 days: 28 ms, as ranges 87)
+            width = widths.pop() * DAY
+            histogram = {"field": "sort_key", "interval": width, "offset": starts[0] % width}
+            histogram |= {"min_doc_count": 1, "hard_bounds": {"min": starts[0], "max": starts[-1]}}
+            request = {"buckets": {"histogram": histogram}}
+            key = "key"
+        else:  # months or years: ranges
+            ranges = [{"from": a, "to": b} for a, b in itertools.pairwise(starts)]
+            request = {"buckets": {"range": {"field": "sort_key", "ranges": ranges}}}
+            key = "from"
+        found = searcher.aggregate(matching, request)["buckets"]["buckets"]
+        counts = {bucket.get(key): bucket["doc_count"] for bucket in found}
+        return span, [counts.get(start, 0) for start in starts[:-1]]
 
-    def _story_days(self, searcher: tantivy.Searcher, matching) -> DayCounts:  # type: ignore[no-untyped-def]
-        """Each story on the day of its earliest dated match; undated if it has none."""
+    def _story_days(self, searcher: tantivy.Searcher, matching) -> tuple[dict[int, int], bool]:  # type: ignore[no-untyped-def]
+        """Stories by the day ordinal of their earliest dated match (0: none dated)."""
         matches = self._count(searcher, matching)
         level = 0 if matches <= EXACT_STORY_TOTAL else _sample_level(matches)
         if level:
@@ -59,7 +88,7 @@ class IndexScanning(IndexReading):
         undated = self._and([matching, self._key_range(None, DATED - 1)])
         for bucket in searcher.aggregate(undated, {"s": stories})["s"]["buckets"]:
             days[0] += 0 if bucket["key"] in seen else 1 << level
-        return _day_counts(sorted(days.items()), estimated=level > 0)
+        return days, level > 0
 
     def walk(self, query: ArticleQuery, *, batch: int) -> Iterator[list[int]]:
         """Every match's pk in the query's order, `batch` at a time, from one searcher. Date
@@ -141,12 +170,23 @@ def _seen(seen: set[int], story: int) -> bool:
     return False
 
 
-def _day_counts(days: Iterable[tuple[int, int]], *, estimated: bool = False) -> DayCounts:
-    """Counts by day ordinal (0: undated) as dates, in order."""
-    counts = DayCounts([], 0, estimated)
-    for day, count in days:
-        if day:
-            counts.days.append((date.fromordinal(day), count))
-        else:
-            counts.undated += count
-    return counts
+def _date(key: float) -> date | None:
+    """The date of a sort key read as a float (None: undated)."""
+    day = int(key) >> DAY_SHIFT
+    return date.fromordinal(day) if day else None
+
+
+def _bucketed(story_days: tuple[dict[int, int], bool], plan: Plan) -> tuple[Span, list[int]]:
+    """Stories counted by day, planned and counted into buckets."""
+    days, estimated = story_days
+    dated = sorted(day for day in days if day)
+    first, last = (
+        (date.fromordinal(dated[0]), date.fromordinal(dated[-1])) if dated else (None, None)
+    )
+    span = Span(first, last, days.get(0, 0), estimated)
+    bounds = plan(span)
+    counts = [0] * max(len(bounds) - 1, 0)
+    for day in dated:
+        if bounds and bounds[0] <= day < bounds[-1]:
+            counts[bisect.bisect_right(bounds, day) - 1] += days[day]
+    return span, counts

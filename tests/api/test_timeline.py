@@ -8,8 +8,9 @@ from datetime import date
 import pytest
 from fastapi.testclient import TestClient
 
-from app.api.timeline import TimelineParams, default_interval, shape
-from app.search.base import DayCounts
+from app.api.timeline import Buckets, TimelineParams, default_interval
+from app.search.base import Span
+from app.search.scanning import _bucketed
 from tests.timeline_corpus import ARTICLES
 
 PUTIN = "eec920038819fa72"  # stable_id of the entity "Vladimir Putin"
@@ -100,11 +101,24 @@ def test_one_article_per_story_counts_stories(corpus_client: TestClient) -> None
         assert result["total"] == stories["total"] < len(listing(corpus_client, params))
 
 
-def test_a_story_counts_on_its_earliest_dated_match() -> None:
-    counts = DayCounts([(date(2023, 1, 2), 1), (date(2023, 1, 20), 2)], undated=1)
-    result = shape(counts, TimelineParams(interval="month"))
-    assert [(b.start, b.count) for b in result.buckets] == [(date(2023, 1, 1), 3)]
-    assert result.total == 4
+def test_stories_count_in_the_bucket_of_their_day() -> None:
+    days = {date(2023, 1, 2).toordinal(): 1, date(2023, 1, 31).toordinal(): 2, 0: 1}
+    buckets = Buckets(TimelineParams(interval="month", published_to=date(2023, 2, 1)))
+    span, counts = _bucketed((days, False), buckets)
+    assert span == Span(date(2023, 1, 2), date(2023, 1, 31), undated=1)
+    assert [date.fromordinal(b) for b in buckets.bounds] == [
+        date(2023, 1, 1),
+        date(2023, 2, 1),
+        date(2023, 3, 1),
+    ]
+    assert counts == [3, 0]
+
+
+def test_the_last_interval_may_end_after_the_last_date() -> None:
+    buckets = Buckets(TimelineParams(interval="month"))
+    assert buckets(Span(date(9999, 12, 5), date(9999, 12, 31), 0))[-1] == date.max.toordinal() + 1
+    weeks = Buckets(TimelineParams(interval="week"))(Span(date(9999, 12, 31), None, 0))
+    assert weeks == [date(9999, 12, 27).toordinal(), date(9999, 12, 27).toordinal() + 7]
 
 
 def test_a_story_filter_counts_its_articles(corpus_client: TestClient) -> None:
