@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 import tantivy
 
-from app.search.base import DAY_SHIFT, PK_MASK, ArticleQuery, Plan, Span
+from app.search.base import DAY_SHIFT, PK_MASK, ArticleQuery, Plan, Sort, Span
 from app.search.reading import (
     EXACT_STORY_TOTAL,
     IndexReading,
+    _date_order,
     _sample_level,
     _u64_values,
 )
@@ -80,12 +81,12 @@ class IndexScanning(IndexReading):
         first = {"first": {"min": {"field": "sort_key"}}}
         stories = {"terms": {"field": "story_key", "size": max(matches, 1)}, "aggs": first}
         days: dict[int, int] = defaultdict(int)
-        dated = self._and([matching, self._key_range(DATED, None)])
+        dated = self._and([matching, self._int_range("sort_key", DATED, None)])
         seen = set()
         for bucket in searcher.aggregate(dated, {"s": stories})["s"]["buckets"]:
             days[int(bucket["first"]["value"]) >> DAY_SHIFT] += 1 << level
             seen.add(bucket["key"])
-        undated = self._and([matching, self._key_range(None, DATED - 1)])
+        undated = self._and([matching, self._int_range("sort_key", None, DATED - 1)])
         for bucket in searcher.aggregate(undated, {"s": stories})["s"]["buckets"]:
             days[0] += 0 if bucket["key"] in seen else 1 << level
         return days, level > 0
@@ -114,24 +115,18 @@ class IndexScanning(IndexReading):
             yield [key & PK_MASK for key in keys]
 
     def _walk_by_date(
-        self, searcher: tantivy.Searcher, matching, sort: str, batch: int
+        self, searcher: tantivy.Searcher, matching, sort: Sort, batch: int
     ) -> Iterator[list[tuple[int, tantivy.DocAddress]]]:  # type: ignore[no-untyped-def]
-        oldest_first = sort == "published_at"
-        order = tantivy.Order.Asc if oldest_first else tantivy.Order.Desc
+        """Batches of (key, address) in a date order, each read past the last key."""
+        query = ArticleQuery(sort=sort)
+        field, order = _date_order(query)
         after: int | None = None
         while True:
-            past = None
-            if after is not None:
-                past = (
-                    self._key_range(after + 1, None)
-                    if oldest_first
-                    else self._key_range(None, after - 1)
-                )
             hits = searcher.search(
-                self._and([matching, past]),
+                self._and([matching, self._after(query, after)]),
                 batch,
                 count=False,
-                order_by_field="sort_key",
+                order_by_field=field,
                 order=order,
             ).hits
             if hits:
@@ -146,7 +141,7 @@ class IndexScanning(IndexReading):
         scoring 0 leaves the scores as they are), then all of them sorted."""
         scores, keys, stories = [], [], []
         for hits in self._walk_by_date(searcher, matching, "-published_at", batch):
-            window = self._key_range(hits[-1][0], hits[0][0])
+            window = self._int_range("sort_key", hits[-1][0], hits[0][0])
             within = tantivy.Query.const_score_query(window, 0.0)
             scored = searcher.search(self._and([matching, within]), len(hits), count=False)
             addresses = [a for _, a in scored.hits]

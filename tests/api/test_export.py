@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api import export
+from app.api.filters import ArticleFilters
 from app.main import create_app
 from tests.api.test_timeline import FILTERS
 from tests.conftest import ingest, make_settings, migrated_engine
@@ -222,7 +223,8 @@ def test_export_is_documented_with_the_filters_of_articles(corpus_client: TestCl
     operation = spec["paths"]["/articles/export"]["get"]
     names = {p["name"] for p in operation["parameters"]}
     articles = {p["name"] for p in spec["paths"]["/articles"]["get"]["parameters"]}
-    assert names - {"format", "fields", "include"} == articles - {"limit", "cursor", "facets"}
+    filters = set(ArticleFilters.model_fields)
+    assert names == filters | {"sort", "format", "fields", "include"} and filters < articles
     content = operation["responses"]["200"]["content"]
     assert content["text/csv"]["example"] and content["application/x-ndjson"]["example"]
     assert "503" in operation["responses"]

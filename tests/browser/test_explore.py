@@ -80,6 +80,18 @@ def test_click_a_timeline_bar_to_filter_to_its_interval(page) -> None:  # type: 
     assert page.locator("#timeline a.bar-link").count() == 2
 
 
+def test_the_undated_articles_are_one_click_away(page) -> None:  # type: ignore[no-untyped-def]
+    page.goto("explore?q=grain")
+    ready(page)
+    navigate(page, lambda: page.get_by_role("link", name="2 undated articles").click())
+    assert query_of(page) == {"q": ["grain"], "undated": ["true"]}
+    assert page.locator(".chip").all_inner_texts() == ["Undated only ×"]
+    assert [m.inner_text() for m in page.locator(".hits .meta").all()] == [
+        "BBC · undated",
+        "undated",
+    ]
+
+
 def test_a_bar_is_reached_and_used_with_the_keyboard(page) -> None:  # type: ignore[no-untyped-def]
     page.goto("explore?q=memoir")
     ready(page)

@@ -3,12 +3,12 @@
 "use strict";
 
 const FILTERS = ["person", "place", "org", "entity", "source", "story", "published_from",
-  "published_to", "dedupe"];
+  "published_to", "undated", "dedupe"];
 const FACETS = [["person", "People"], ["place", "Places"], ["org", "Organisations"],
   ["source", "Sources"]];
 const LABELS = { person: "Person", place: "Place", org: "Organisation", entity: "Entity",
   source: "Source", story: "Story", published_from: "From", published_to: "To",
-  dedupe: "One per story" };
+  undated: "Undated", dedupe: "One per story" };
 const params = new URLSearchParams(location.search);
 
 function el(tag, attrs, ...children) {
@@ -121,13 +121,19 @@ function fillForm() {
     [...kept].map(([name, value]) => el("input", { type: "hidden", name, value })));
 }
 
+function chipText(name, value) {
+  if (name === "dedupe") return LABELS.dedupe;
+  if (name === "undated") return value === "false" ? "Dated only" : "Undated only";
+  return `${LABELS[name]}: ${value}`;
+}
+
 function chips() {
   const active = [...pick(FILTERS)];
   if (!active.length) return [];
   return el("ul", { class: "chips" }, active.map(([name, value]) => el("li", {},
     el("a", { href: linkTo(without(name, value)), class: "chip", title: "Remove this filter",
-      "aria-label": `Remove filter ${LABELS[name]}: ${value}` },
-    name === "dedupe" ? LABELS[name] : `${LABELS[name]}: ${value}`, el("span", { "aria-hidden": "true" }, " ×")))));
+      "aria-label": `Remove filter ${chipText(name, value)}` },
+    chipText(name, value), el("span", { "aria-hidden": "true" }, " ×")))));
 }
 
 function results(page) {
@@ -176,9 +182,12 @@ function facets(page) {
 function chart(timeline) {
   const buckets = timeline.buckets;
   const notes = [];
-  if (timeline.undated) notes.push(`${plural(timeline.undated, "undated article")} not shown`);
-  if (timeline.estimated) notes.push("counts estimated from a sample of the stories");
-  if (!buckets.length) return [el("p", { class: "quiet" }, "No dated article matches."), notes.join("; ")];
+  if (timeline.undated) {
+    const undated = linkTo((p) => p.set("undated", "true"));
+    notes.push(el("a", { href: undated }, plural(timeline.undated, "undated article")), " not shown. ");
+  }
+  if (timeline.estimated) notes.push("Counts estimated from a sample of the stories.");
+  if (!buckets.length) return [el("p", { class: "quiet" }, "No dated article matches."), el("p", {}, notes)];
   const width = 1000, height = 120, most = Math.max(1, ...buckets.map((b) => b.count));
   // A few buckets are drawn as bars of a 30-bar chart, centred, not as wide blocks.
   const step = width / Math.max(buckets.length, 30), gap = step > 4 ? 1 : 0;
@@ -204,7 +213,7 @@ function chart(timeline) {
     buckets.length < 30
       ? el("p", { class: "axis centred" }, first === last ? first : `${first} – ${last}`)
       : el("p", { class: "axis" }, el("span", {}, first), el("span", {}, last)),
-    notes.length ? el("p", { class: "quiet" }, notes.join("; ")) : null,
+    notes.length ? el("p", { class: "quiet" }, notes) : null,
   ];
 }
 
