@@ -32,7 +32,7 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from app.api.catalog import Catalog, CatalogDep, is_plain
-from app.api.deps import QueryModel, SearchDep, problems
+from app.api.deps import CheckedRoute, QueryModel, SearchDep, problems
 from app.api.filters import ArticleFilters, effective_sort, resolve
 from app.budget import lift_deadline
 from app.db import EngineDep
@@ -40,7 +40,7 @@ from app.errors import Unavailable
 from app.models import Article, Entity, Mention, Story
 from app.search.base import ArticleQuery, SearchBackend, Sort
 
-router = APIRouter(tags=["articles"])
+router = APIRouter(tags=["articles"], route_class=CheckedRoute)
 
 BATCH = 2_000  # articles read and written at a time
 RETRY_SECONDS = 10  # when every export slot is taken

@@ -12,14 +12,14 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from app.api.catalog import Catalog, CatalogDep
-from app.api.deps import QueryModel, SearchDep, problems
+from app.api.deps import CheckedRoute, QueryModel, SearchDep, problems
 from app.api.filters import ArticleFilters, resolve
 from app.db import EngineDep
 from app.errors import BadRequest
 from app.schemas import Timeline, TimelineBucket
 from app.search.base import SearchBackend, Span
 
-router = APIRouter(tags=["articles"])
+router = APIRouter(tags=["articles"], route_class=CheckedRoute)
 
 Interval = Literal["day", "week", "month", "year"]
 INTERVALS: tuple[Interval, ...] = ("day", "week", "month", "year")
