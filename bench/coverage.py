@@ -7,7 +7,7 @@ Starts `newscorpus serve` on bench/out/data-<size> with one worker (so the memor
 that of the process that exports), then:
 1. timeline: GET /timeline?q=<common word>&interval=month (a word in 30-70 % of the articles,
    chosen as bench.run chooses them), one client, request after request: p50/p90/p99; and
-   the same count in-process (TantivyIndex.day_counts), the engine alone. Exactness: the
+   the same count in-process (TantivyIndex.histogram), the engine alone. Exactness: the
    buckets and `undated` add up to GET /articles' total for the word.
 2. export: GET /articles/export streamed to nowhere, one at a time: a plain listing (every
    field), the common word newest first, and the common word best match first. Articles per
@@ -52,6 +52,7 @@ def percentiles(samples: list[float]) -> dict:
 
 
 def timeline(api: Server, index, word: str, *, samples: int, cap: float) -> dict:  # type: ignore[no-untyped-def]
+    from app.api.timeline import Buckets, TimelineParams
     from app.search.base import ArticleQuery
 
     url = f"{api.base}/timeline"
@@ -60,7 +61,10 @@ def timeline(api: Server, index, word: str, *, samples: int, cap: float) -> dict
         body = client.get(url, params=params).json()
         total = client.get(f"{api.base}/articles", params={"q": word, "limit": 1}).json()["total"]
         http = _timed(lambda: client.get(url, params=params).raise_for_status(), samples, cap)
-    engine = _timed(lambda: index.day_counts(ArticleQuery(text=word)), samples, cap)
+    query = ArticleQuery(text=word)
+    engine = _timed(
+        lambda: index.histogram(query, Buckets(TimelineParams(interval="month"))), samples, cap
+    )
     counted = sum(b["count"] for b in body["buckets"]) + body["undated"]
     return {
         "request": f"GET /timeline?q={word}&interval=month",
@@ -94,13 +98,18 @@ def export(api: Server, params: dict) -> dict:
     before = api.rss_mb()
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    lines = size = 0
+    size = 0
     started = time.perf_counter()
     with httpx.stream("GET", f"{api.base}/articles/export", params=params, timeout=600) as r:
         r.raise_for_status()
+        # A record ends in "\n" in NDJSON (JSON escapes the body's), "\r\n" in CSV (bodies'
+        # line ends are "\n"); the CSV header is not an article.
+        end = b"\r\n" if params.get("format") == "csv" else b"\n"
+        lines = -1 if params.get("format") == "csv" else 0
+        last = b""  # a record end may straddle two chunks
         for chunk in r.iter_bytes():
-            lines += chunk.count(b"\n")
-            size += len(chunk)
+            lines += (last + chunk).count(end)
+            last, size = chunk[-1:] if end == b"\r\n" else b"", size + len(chunk)
     seconds = time.perf_counter() - started
     done.set()
     sampler.join()
