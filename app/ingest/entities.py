@@ -135,6 +135,12 @@ ROLE_BEFORE = re.compile(
     r"ambassador|diplomat|inventor|engineer|entrepreneur|founder|co-founder|chairman|"
     r"chairwoman|executive|teenager|boy|girl|widow|Mr\.?|Mrs\.?|Ms\.?|Dr\.?)\s+$"
 )
+# A name (or two joined by "and") before one of these is an organisation's.
+KIND_AFTER = re.compile(
+    r"(?:\s+and\s+[A-Z][\w-]*(?:\s+[A-Z][\w-]*)*)?\s+(?:news\s+)?(?:agency|agencies|"
+    r"newspaper|newspapers|daily|dailies|broadcaster|broadcasters|news\s+website|"
+    r"news\s+channel)\b"
+)
 # A name right after one of these is a work's title: "the 1969 film Easy Rider".
 WORK_BEFORE = re.compile(
     r"\b(?:film|movie|novel|book|album|song|single|game|videogame|painting|poem|opera|musical|"
@@ -292,11 +298,13 @@ class _Batch:
             for c in _from_span(ent, text, where, common)
             if not _mentions_nothing(c, text, common)
         ]
-        for cand in found:
+        for cand in (c for c in found if c.label != "NORP"):  # "Russian" stays a nationality
             if cand.label in ("GPE", "LOC", "ORG") and _plays(text, cand):
                 cand.cue = "org"  # "Boston beat Chicago 3-1": two teams
             elif _after_a_role(text, cand):
                 cand.cue = "person"  # "the fashion designer Kendal", "striker Jane Roe"
+            elif KIND_AFTER.match(text, cand.end or 0):
+                cand.cue = "org"  # "Ria Novosti and Tass news agencies", "the Gazette newspaper"
         if where == "body":
             found, defined = _acronym_definitions(text, found)
             self.acronyms[article].update(defined)

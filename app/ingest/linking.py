@@ -51,7 +51,7 @@ ORG_WORDS = frozenset(
         "photos", "agencies", "broadcasting", "channel", "newspaper", "magazine", "inc", "ltd",
         "llc", "plc", "corp", "co", "gmbh", "ag", "sa", "nv", "bv", "fc", "afc", "racing",
         "airlines", "airways", "motors", "industries", "holdings", "labs", "studios", "records",
-        "society", "union", "federation", "alliance", "coalition", "academy",
+        "society", "federation", "alliance", "coalition", "academy",
         "school", "hospital", "church", "tech", "team", "squad", "united",
         "democrats", "republicans", "administration", "secretariat", "directorate",
     }
@@ -261,6 +261,9 @@ def _count_votes(corpus: Corpus, articles: Iterable[list[Candidate]], aliases: A
     """Count spaCy's labels per name over the batch, and which words it writes in capitals."""
     for cands in articles:
         for cand in cands:
+            if cand.where == "meta" and not cand.text.isupper():
+                # A credit keeps its acronyms' casing ("RIA Novosti"), unless it shouts.
+                corpus.caps.update(w.casefold() for w in cand.text.split() if is_acronym(w))
             if cand.where == "meta" or cand.headline or cand.where == "title":
                 continue  # metadata has no label; title-case lines mislead the model
             corpus.votes[vote_key(cand.name)][_vote_of(cand)] += 1
@@ -368,6 +371,8 @@ def _meta_type(cand: Candidate, corpus: Corpus) -> EntityType:
     person, org = votes["person"], votes["org"]
     if person != org:
         return "person" if person > org else "org"
+    if any(re.fullmatch(r"[A-Z]{2,6}", w) for w in cand.name.split()):
+        return "org"  # "RIA Novosti", "AFP": people are not named in capitals
     words = {w.casefold() for w in cand.name.split()}
     if cand.default == "person":
         return "org" if cand.label == "ORG" or ORG_WORDS.intersection(words) else "person"
