@@ -18,7 +18,14 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from app.ingest.gazetteer import AliasTable, EntityType, find_place, is_given_name, load_aliases
+from app.ingest.gazetteer import (
+    AliasTable,
+    EntityType,
+    find_place,
+    is_given_name,
+    is_nationality,
+    load_aliases,
+)
 from app.ingest.linking import (
     FACILITY_WORDS,
     ORG_WORDS,
@@ -96,7 +103,7 @@ EVENT_WORDS = frozenset(
         "rally", "derby", "playoffs", "finals", "premiership", "week", "pool", "division", "round",
         "stage", "season", "grand prix", "shuttle", "spacecraft", "satellite", "rover",
         "telescope", "probe", "rocket", "capsule", "lander", "submarine", "aircraft", "airliner",
-        "warship", "destroyer", "frigate", "carrier",
+        "warship", "destroyer", "frigate", "carrier", "study", "survey", "census", "report",
     }
 )  # fmt: skip
 # Standard abbreviations that NER takes for organisations: time zones, post-nominal letters.
@@ -403,6 +410,9 @@ def _from_span(ent: Span, text: str, where: Where, common: frozenset[str]) -> li
 def _name_parts(text: str, start: int, stop: int) -> list[tuple[int, int]]:
     """Split a span that joins two names: "Apple and Samsung", "Smith the Acme" (NER's runs)."""
     span = text[start:stop]
+    trailing = re.search(r" (?:on|in|at) (\w+)$", span)
+    if trailing and is_nationality(trailing.group(1)):
+        return _name_parts(text, start, start + trailing.start())  # "Acme on French television"
     # "the" inside a name follows a connector ("Bank of the West"); elsewhere it starts one.
     if match := re.search(r"(?<!\bof)(?<!\bfor)(?<!\bon)(?<!\band)(?<!\bat) the (?=[A-Z])", span):
         cut = start + match.start()

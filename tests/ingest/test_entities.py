@@ -439,3 +439,8 @@ def test_a_family_is_no_entity_and_a_shared_surname_stays_a_person(
 def test_an_organisation_ner_missed_is_found_by_its_head_word(extractor: EntityExtractor) -> None:
     body = "Readers of the Millbrook Valley Gazette learnt of it first, the editors said."
     assert names_of(extract_one(extractor, body)).get("Millbrook Valley Gazette") == "org"
+
+
+def test_a_name_ends_before_a_nationality_it_runs_into() -> None:
+    text = "the Harbour Trust on French television"
+    assert [text[a:b] for a, b in _name_parts(text, 4, len(text) - 11)] == ["Harbour Trust"]
