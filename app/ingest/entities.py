@@ -412,7 +412,7 @@ def _name_parts(text: str, start: int, stop: int) -> list[tuple[int, int]]:
     span = text[start:stop]
     trailing = re.search(r" (?:on|in|at) (\w+)$", span)
     if trailing and is_nationality(trailing.group(1)):
-        return _name_parts(text, start, start + trailing.start())  # "Acme on French television"
+        return _name_parts(text, start, start + trailing.start())  # "Acme on Italian television"
     # "the" inside a name follows a connector ("Bank of the West"); elsewhere it starts one.
     if match := re.search(r"(?<!\bof)(?<!\bfor)(?<!\bon)(?<!\band)(?<!\bat) the (?=[A-Z])", span):
         cut = start + match.start()

@@ -442,5 +442,5 @@ def test_an_organisation_ner_missed_is_found_by_its_head_word(extractor: EntityE
 
 
 def test_a_name_ends_before_a_nationality_it_runs_into() -> None:
-    text = "the Harbour Trust on French television"
+    text = "the Harbour Trust on Italian television"
     assert [text[a:b] for a, b in _name_parts(text, 4, len(text) - 11)] == ["Harbour Trust"]
