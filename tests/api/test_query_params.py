@@ -44,6 +44,8 @@ def test_known_parameters_and_other_methods_still_work(seeded_client: TestClient
     assert_problem(seeded_client.post("/articles?bogus=1", json={}), 400)  # before the key check
     assert seeded_client.get("/docs", params={"anything": "1"}).status_code == 200  # docs: HTML
     assert seeded_client.get("/openapi.json", params={"v": "2"}).status_code == 200
+    # A method the route does not take is the first thing wrong: 405 naming the methods.
+    assert_problem(seeded_client.request("OPTIONS", "/articles?bogus=1"), 405)
 
 
 @pytest.mark.parametrize("query", ["limit=5&Limit=1", "q=a&%00=1", "q=a&=1"])
