@@ -338,7 +338,11 @@ def serve(seed: Path | None, host: str, port: int, workers: int | None) -> None:
     """Migrate, optionally seed an empty database, and serve the API."""
     import uvicorn
 
+    from app.ingest.pipeline import require_spacy_model
+
     settings = get_settings()
+    if settings.api_keys or seed is not None:  # writes, or the seeds, will extract entities
+        require_spacy_model(settings)
     engine = _ready_engine(settings)
     with Session(engine) as session:
         empty = session.scalar(select(Article.pk).limit(1)) is None

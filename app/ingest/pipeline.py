@@ -272,13 +272,18 @@ def load_extractor(settings: Settings) -> EntityExtractor:
     """Load the configured spaCy pipeline (slow: a second or two, once per process)."""
     from app.ingest.entities import EntityExtractor
 
+    require_spacy_model(settings)
+    return EntityExtractor(settings.spacy_model, alias_file=settings.aliases_file)
+
+
+def require_spacy_model(settings: Settings) -> None:
+    """Raise OperatorError (a one-line fix) if the configured spaCy pipeline is missing."""
     if not spacy_model_installed(settings.spacy_model):
         raise OperatorError(
             f"the spaCy pipeline {settings.spacy_model!r} (NEWSCORPUS_SPACY_MODEL) is not "
             "installed: install its package into this environment, or unset the setting",
             USAGE,
         )
-    return EntityExtractor(settings.spacy_model, alias_file=settings.aliases_file)
 
 
 def spacy_model_installed(name: str) -> bool:

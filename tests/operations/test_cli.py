@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from app.cli import cli
-from tests.operations.helpers import SEEDS, newscorpus, one_line_error
+from tests.operations.helpers import SEEDS, invoke, newscorpus, one_line_error
 
 COMMANDS = ["ingest", "serve", "reindex", "extract", "restory", "migrate", "eval"]
 
@@ -50,7 +50,7 @@ def test_migrations_are_quiet_unless_verbose(tmp_path: Path) -> None:
 def test_ingest_of_a_folder_without_articles_says_so_and_fails(tmp_path: Path) -> None:
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "readme.md").write_text("not an article")
-    done = newscorpus("ingest", "--no-extract", "notes", cwd=tmp_path)
+    done = invoke("ingest", "--no-extract", "notes", cwd=tmp_path)
     assert done.returncode == 1
     assert "notes: a directory without article files (.txt)" in done.stderr
     assert "0 loaded" in done.stdout
@@ -60,9 +60,9 @@ def test_two_files_with_the_same_id_are_refused_and_nothing_is_loaded(tmp_path: 
     for folder, title in (("a", "First"), ("b", "Second")):
         (tmp_path / folder).mkdir()
         (tmp_path / folder / "x.txt").write_text(f"{title}\n\nThe body of the {title} one.\n")
-    line = one_line_error(newscorpus("ingest", "--no-extract", "a", "b", cwd=tmp_path), 2)
+    line = one_line_error(invoke("ingest", "--no-extract", "a", "b", cwd=tmp_path), 2)
     assert "a/x.txt and b/x.txt would get the same id" in line
-    listed = newscorpus("ingest", "--no-extract", "a", cwd=tmp_path)  # nothing was loaded
+    listed = invoke("ingest", "--no-extract", "a", cwd=tmp_path)  # nothing was loaded
     assert "1 loaded, 0 updated, 0 unchanged" in listed.stdout
 
 
@@ -72,20 +72,28 @@ def test_two_files_with_the_same_id_are_refused_and_nothing_is_loaded(tmp_path: 
 def test_an_unwritable_data_directory(tmp_path: Path) -> None:
     (tmp_path / "taken").write_text("a file where the data directory should be")
     settings = {"NEWSCORPUS_DATA_DIR": str(tmp_path / "taken" / "data")}
-    line = one_line_error(newscorpus("migrate", cwd=tmp_path, env=settings), 1)
+    line = one_line_error(invoke("migrate", cwd=tmp_path, env=settings), 1)
     assert "cannot write" in line and "taken" in line and "NEWSCORPUS_DATA_DIR" in line
 
 
 def test_a_database_file_that_is_not_a_database(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "newscorpus.db").write_text("a shopping list\n" * 100)
-    line = one_line_error(newscorpus("migrate", cwd=tmp_path), 1)
+    line = one_line_error(invoke("migrate", cwd=tmp_path), 1)
     assert "newscorpus.db is not a SQLite database" in line and "NEWSCORPUS_DATA_DIR" in line
 
 
-def test_a_missing_spacy_model(tmp_path: Path) -> None:
-    settings = {"NEWSCORPUS_SPACY_MODEL": "en_core_web_nothing"}
-    line = one_line_error(newscorpus("ingest", SEEDS, cwd=tmp_path, env=settings), 2)
+@pytest.mark.parametrize(
+    "command",
+    [["ingest", str(SEEDS)], ["extract"], ["serve", "--seed", str(SEEDS)], ["serve"]],
+)
+def test_a_missing_spacy_model(tmp_path: Path, command: list[str]) -> None:
+    # `serve` needs it to take writes (with keys) or to seed: it refuses to start without.
+    settings = {
+        "NEWSCORPUS_SPACY_MODEL": "en_core_web_nothing",
+        "NEWSCORPUS_API_KEYS": '["a-key-of-sixteen-chars"]',
+    }
+    line = one_line_error(invoke(*command, cwd=tmp_path, env=settings), 2)
     assert "'en_core_web_nothing' (NEWSCORPUS_SPACY_MODEL) is not installed" in line
 
 
@@ -98,5 +106,5 @@ def test_a_missing_spacy_model(tmp_path: Path) -> None:
     ],
 )
 def test_a_bad_setting(tmp_path: Path, name: str, value: str, says: str) -> None:
-    line = one_line_error(newscorpus("migrate", cwd=tmp_path, env={name: value}), 2)
+    line = one_line_error(invoke("migrate", cwd=tmp_path, env={name: value}), 2)
     assert says in line

@@ -20,7 +20,7 @@ from app.main import create_app
 from app.models import Article
 from app.search.tantivy_index import TantivyIndex
 from tests.conftest import SEEDS, ingest, make_settings, migrated_engine
-from tests.operations.helpers import newscorpus, one_line_error
+from tests.operations.helpers import invoke, one_line_error
 
 KEY = "disk-full-test-key"
 NEW = {"title": "Fresh", "body": "A new article that needs a little room on the disk."}
@@ -75,7 +75,7 @@ def test_a_full_disk(small_disk: Path, tmp_path: Path, caplog: pytest.LogCapture
 
     # Ingest: one line naming the place and the space, exit status 1, the database whole.
     env = {"NEWSCORPUS_DATA_DIR": str(data)}
-    line = one_line_error(newscorpus("ingest", "--no-extract", corpus, cwd=tmp_path, env=env), 1)
+    line = one_line_error(invoke("ingest", "--no-extract", corpus, cwd=tmp_path, env=env), 1)
     assert "the disk is full" in line and str(data) in line and "needed" in line
     with engine.connect() as connection:
         assert connection.execute(text("PRAGMA integrity_check")).scalar() == "ok"

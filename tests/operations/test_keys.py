@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from app.cli import cli
 from app.config import Settings
-from tests.operations.helpers import newscorpus, one_line_error
+from tests.operations.helpers import invoke, one_line_error
 
 
 @pytest.mark.parametrize(
@@ -26,7 +26,7 @@ def test_a_key_a_client_cannot_send_or_could_guess_is_refused(
     tmp_path: Path, key: str, says: str
 ) -> None:
     keys = json.dumps(["a-good-long-key-of-ours", key])
-    done = newscorpus("serve", cwd=tmp_path, env={"NEWSCORPUS_API_KEYS": keys})
+    done = invoke("serve", cwd=tmp_path, env={"NEWSCORPUS_API_KEYS": keys})
     line = one_line_error(done, 2)
     assert line.startswith("Error: NEWSCORPUS_API_KEYS: ") and "key 2 of 2" in line
     assert says in line and "newscorpus keygen" in line

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import SEEDS, ingest, make_settings, migrated_engine
-from tests.operations.helpers import newscorpus, one_line_error
+from tests.operations.helpers import invoke, one_line_error
 
 
 def test_status_shows_what_an_operator_needs_on_one_screen(tmp_path: Path) -> None:
@@ -16,7 +16,7 @@ def test_status_shows_what_an_operator_needs_on_one_screen(tmp_path: Path) -> No
             "SELECT count(*) FROM articles WHERE pk NOT IN (SELECT article_pk FROM mentions)"
         ).scalar()
     engine.dispose()
-    done = newscorpus("status", cwd=tmp_path)
+    done = invoke("status", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     lines = dict(line.split(":", 1) for line in done.stdout.splitlines())
     assert lines.keys() == {
@@ -32,6 +32,6 @@ def test_status_shows_what_an_operator_needs_on_one_screen(tmp_path: Path) -> No
 
 
 def test_status_creates_no_database(tmp_path: Path) -> None:
-    line = one_line_error(newscorpus("status", cwd=tmp_path), 1)
+    line = one_line_error(invoke("status", cwd=tmp_path), 1)
     assert "no database at" in line and "newscorpus migrate" in line
     assert not (tmp_path / "data" / "newscorpus.db").exists()
