@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
@@ -11,7 +12,7 @@ from fastapi_offline import FastAPIOffline
 from app.api import articles, entities, explore, export, health, sources, stories, timeline
 from app.api.catalog import Catalog
 from app.api.cursors import load_cursors
-from app.api.deps import problems
+from app.api.deps import problem_schemas, problems
 from app.budget import BudgetedSearch
 from app.config import Settings, get_settings
 from app.db import create_db_engine
@@ -59,9 +60,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Operation ids are what generated clients name their functions: `list_articles`.
+        generate_unique_id_function=lambda route: route.name,
     )
     app.state.settings = settings
     app.state.export_slots = export.ExportSlots(settings.export_concurrency)
+    _document_problems(app)
     install_error_handlers(app)
     install_middleware(app, settings)
     # export before articles: /articles/export is not an article's id.
@@ -72,3 +76,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(explore.router)
     explore.mount_assets(app)
     return app
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Put the problem schema the error responses refer to into the document's components."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            components = build().setdefault("components", {})
+            components.setdefault("schemas", {}).update(problem_schemas())
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]

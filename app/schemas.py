@@ -63,6 +63,48 @@ URL_PATTERN = rf"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#\x00-\x1f\x7f-\x9f]{_TEXT}*$"
 REGEX: Literal["python-re"] = "python-re"
 
 
+_SUMMARY_EXAMPLE = {
+    "id": "3f2a9c1e7b4d5a60",
+    "title": "Russia formally annexes Crimea",
+    "source": "Al Jazeera",
+    "author": "Jane Doe",
+    "published_at": "2014-03-21",
+    "excerpt": "MOSCOW — President Vladimir Putin signed a law on Friday completing…",
+    "word_count": 612,
+    "story_id": "3f2a9c1e7b4d5a60",
+    "score": 7.31,
+    "snippet": "Putin signed a law completing the <mark>annexation</mark> of Crimea",
+}
+_DETAIL_EXAMPLE = {
+    **_SUMMARY_EXAMPLE,
+    "score": None,
+    "snippet": None,
+    "body": "MOSCOW — President Vladimir Putin signed a law on Friday completing the "
+    "annexation of Crimea.",
+    "url": None,
+    "credits": ["Reuters"],
+    "photo_credit": None,
+    "content_hash": "9b74c9897bac770ffc029102a200c5de1e2c5a8d6a5c6ee7f0b8b0d4a7f0c1e2",
+    "ingested_at": "2026-11-30T09:12:44Z",
+    "duplicate_of": None,
+    "entities": [
+        {
+            "id": "a1b2c3d4e5f60718",
+            "name": "Vladimir Putin",
+            "type": "person",
+            "aliases": ["Putin"],
+            "mentions": 1,
+            "spans": [[20, 34]],
+        }
+    ],
+}
+
+
+def _examples(*examples: dict[str, Any]) -> ConfigDict:
+    """Examples shown in the docs page and the OpenAPI document."""
+    return ConfigDict(json_schema_extra={"examples": list(examples)})
+
+
 MAX_TEXT = 1_000_000
 URL_FIELD = Field(
     None,
@@ -75,7 +117,18 @@ URL_FIELD = Field(
 class RawArticleIn(BaseModel):
     """A new article as its raw text, parsed exactly as an ingested file is."""
 
-    model_config = ConfigDict(extra="forbid", regex_engine=REGEX)
+    model_config = ConfigDict(
+        extra="forbid",
+        regex_engine=REGEX,
+        json_schema_extra={
+            "examples": [
+                {
+                    "raw": "Russia formally annexes Crimea\n\nBy Jane Doe\n21 March 2014\n\n"
+                    "MOSCOW — President Vladimir Putin signed a law on Friday...",
+                }
+            ]
+        },
+    )
 
     raw: str = Field(
         min_length=1,
@@ -90,15 +143,30 @@ class RawArticleIn(BaseModel):
 class ArticleFieldsIn(BaseModel):
     """A new article as fields: the body is kept as sent, nothing is parsed out of it."""
 
-    model_config = ConfigDict(extra="forbid", regex_engine=REGEX)
+    model_config = ConfigDict(
+        extra="forbid",
+        regex_engine=REGEX,
+        json_schema_extra={
+            "examples": [
+                {
+                    "body": "MOSCOW — President Vladimir Putin signed a law on Friday...",
+                    "title": "Russia formally annexes Crimea",
+                    "source": "Al Jazeera",
+                    "published_at": "2014-03-21",
+                }
+            ]
+        },
+    )
 
     body: str = Field(
         min_length=1, max_length=MAX_TEXT, pattern=BODY_PATTERN, description="The text, verbatim"
     )
-    title: str | None = Field(None, max_length=1000, pattern=TEXT_PATTERN)
-    source: str | None = Field(None, max_length=256, pattern=TEXT_PATTERN)
-    author: str | None = Field(None, max_length=512, pattern=TEXT_PATTERN)
-    published_at: IsoDate | None = None
+    title: str | None = Field(None, description="Headline", max_length=1000, pattern=TEXT_PATTERN)
+    source: str | None = Field(
+        None, description="Publisher's name", max_length=256, pattern=TEXT_PATTERN
+    )
+    author: str | None = Field(None, description="Byline", max_length=512, pattern=TEXT_PATTERN)
+    published_at: IsoDate | None = Field(None, description="Publication date, YYYY-MM-DD")
     url: str | None = URL_FIELD
 
 
@@ -148,15 +216,15 @@ ArticleIn = Annotated[
 
 
 class ArticleSummary(Schema):
-    id: str
-    title: str | None
-    source: str | None
-    author: str | None
+    id: str = Field(description="Stable id: the same file gives the same id in a fresh database")
+    title: str | None = Field(description="Headline, if the text has one")
+    source: str | None = Field(description="Publisher's name, if known")
+    author: str | None = Field(description="Byline, if the text has one")
     published_at: date | None = Field(
         description="Publication date the text states; never invented"
     )
-    excerpt: str
-    word_count: int
+    excerpt: str = Field(description="The body's first ~200 characters, cut at a word")
+    word_count: int = Field(description="Words in the body")
     story_id: str | None = Field(
         description="The story (the set of articles reporting the same event) it belongs to; "
         "null only for an article loaded before stories existed, until `newscorpus restory`"
@@ -168,36 +236,53 @@ class ArticleSummary(Schema):
 
 
 class ArticleEntity(Schema):
-    id: str
-    name: str
-    type: Literal["person", "place", "org"]
-    aliases: list[str]
-    mentions: int
+    id: str = Field(description="Entity id")
+    name: str = Field(description="Canonical name")
+    type: Literal["person", "place", "org"] = Field(description="Kind of entity")
+    aliases: list[str] = Field(description="Other names it goes by")
+    mentions: int = Field(description="Times the article mentions it")
     spans: list[tuple[int, int]] = Field(description="Character offsets into `body`")
 
 
 class ArticleDetail(ArticleSummary):
-    body: str
-    url: str | None
+    model_config = _examples(_DETAIL_EXAMPLE)
+
+    body: str = Field(description="Full text")
+    url: str | None = Field(description="Where the article was published, if known")
     credits: list[str] = Field(description="Agencies named in 'With reporting by …'")
-    photo_credit: str | None
-    content_hash: str
-    ingested_at: UtcDatetime
+    photo_credit: str | None = Field(description="Photo credit line, if the text has one")
+    content_hash: str = Field(
+        description="SHA-256 of the text: the same content is never loaded twice"
+    )
+    ingested_at: UtcDatetime = Field(description="When it was loaded or last changed (UTC)")
     duplicate_of: str | None = Field(
         description="Id of the earlier article this one is a near-copy of (the same text "
         "republished); it stays in that article's story"
     )
-    entities: list[ArticleEntity]
+    entities: list[ArticleEntity] = Field(
+        description="People, places and organisations it mentions, most mentioned first"
+    )
 
 
 class FacetBucket(Schema):
     id: str | None = Field(None, description="Entity id (entity facets only)")
-    name: str
-    count: int
+    name: str = Field(description="Entity or source name")
+    count: int = Field(description="Matching articles with this value")
 
 
 class ArticlePage(Schema):
-    items: list[ArticleSummary]
+    model_config = _examples(
+        {
+            "items": [_SUMMARY_EXAMPLE],
+            "next_cursor": None,
+            "total": 1,
+            "total_estimated": False,
+            "facets": {"source": [{"id": None, "name": "Al Jazeera", "count": 1}]},
+            "facets_estimated": False,
+        }
+    )
+
+    items: list[ArticleSummary] = Field(description="This page's articles")
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; null at the end"
     )
@@ -207,7 +292,10 @@ class ArticlePage(Schema):
         description="`total` is an estimate: one article per story (`dedupe`) over more than "
         "10,000 matching articles counts stories from a sample",
     )
-    facets: dict[str, list[FacetBucket]] | None = None
+    facets: dict[str, list[FacetBucket]] | None = Field(
+        None,
+        description="Counts over all matching articles per requested facet (`facets`), most first",
+    )
     facets_estimated: bool = Field(
         False,
         description="Facet counts are estimated from a uniform sample of a very large match "
@@ -216,53 +304,75 @@ class ArticlePage(Schema):
 
 
 class SourceCount(Schema):
-    name: str
-    article_count: int
+    name: str = Field(description="Publisher's name")
+    article_count: int = Field(description="Its articles")
 
 
 class FieldError(Schema):
-    field: str
-    message: str
+    field: str = Field(description="The parameter or field, dotted")
+    message: str = Field(description="What is wrong with it")
 
 
 class ProblemDetail(Schema):
     """RFC 9457 problem details."""
 
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str
-    errors: list[FieldError] | None = None
+    type: str = Field(
+        "about:blank", description="A URI naming the problem type (`about:blank`: see `title`)"
+    )
+    title: str = Field(description="Short summary of the problem type")
+    status: int = Field(description="HTTP status code")
+    detail: str = Field(description="What went wrong in this request")
+    errors: list[FieldError] | None = Field(
+        None, description="Each invalid field (validation only)"
+    )
 
 
 class Readiness(Schema):
-    status: Literal["ready"]
-    schema_at_head: bool
+    status: Literal["ready"] = Field(description="`ready` (otherwise the answer is a 503 problem)")
+    schema_at_head: bool = Field(description="The database schema is at the newest migration")
     index_lag: int = Field(description="Committed article changes not yet searchable")
 
 
 class Health(Schema):
-    status: Literal["ok"]
+    status: Literal["ok"] = Field(description="`ok`: the process is up")
 
 
 class EntitySummary(Schema):
-    id: str
-    name: str
-    type: Literal["person", "place", "org"]
-    aliases: list[str]
-    article_count: int
-    mention_count: int
+    id: str = Field(description="Stable entity id")
+    name: str = Field(description="Canonical name")
+    type: Literal["person", "place", "org"] = Field(description="Kind of entity")
+    aliases: list[str] = Field(description="Other names it goes by")
+    article_count: int = Field(description="Articles mentioning it")
+    mention_count: int = Field(description="Mentions over all articles")
 
 
 class EntityPage(Schema):
-    items: list[EntitySummary]
-    next_cursor: str | None
+    model_config = _examples(
+        {
+            "items": [
+                {
+                    "id": "a1b2c3d4e5f60718",
+                    "name": "Vladimir Putin",
+                    "type": "person",
+                    "aliases": ["Putin", "President Putin"],
+                    "article_count": 4,
+                    "mention_count": 19,
+                }
+            ],
+            "next_cursor": None,
+        }
+    )
+
+    items: list[EntitySummary] = Field(description="This page's entities")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end"
+    )
 
 
 class RelatedEntity(Schema):
-    id: str
-    name: str
-    type: Literal["person", "place", "org"]
+    id: str = Field(description="Entity id")
+    name: str = Field(description="Canonical name")
+    type: Literal["person", "place", "org"] = Field(description="Kind of entity")
     articles: int = Field(description="Articles that mention both entities")
 
 
@@ -283,20 +393,20 @@ class RelatedArticle(ArticleSummary):
 
 
 class RelatedPage(Schema):
-    items: list[RelatedArticle]
+    items: list[RelatedArticle] = Field(description="Related articles, best first")
 
 
 class StoryEntityCount(Schema):
-    id: str
-    name: str
-    type: Literal["person", "place", "org"]
+    id: str = Field(description="Entity id")
+    name: str = Field(description="Canonical name")
+    type: Literal["person", "place", "org"] = Field(description="Kind of entity")
     articles: int = Field(description="Articles of the story that mention it")
 
 
 class StorySummary(Schema):
     id: str = Field(description="Stable: derived from the id of the story's first article")
     title: str = Field(description="The first headline among its articles, else its opening words")
-    article_count: int
+    article_count: int = Field(description="Articles in the story")
     first_published: date | None = Field(description="Earliest publication date of its articles")
     last_published: date | None = Field(description="Latest publication date of its articles")
     entities: list[StoryEntityCount] = Field(description="Its most mentioned entities")
@@ -306,7 +416,32 @@ class StorySummary(Schema):
 
 
 class StoryPage(Schema):
-    items: list[StorySummary]
+    model_config = _examples(
+        {
+            "items": [
+                {
+                    "id": "3f2a9c1e7b4d5a60",
+                    "title": "Russia formally annexes Crimea",
+                    "article_count": 3,
+                    "first_published": "2014-03-18",
+                    "last_published": "2014-03-21",
+                    "entities": [
+                        {
+                            "id": "a1b2c3d4e5f60718",
+                            "name": "Vladimir Putin",
+                            "type": "person",
+                            "articles": 3,
+                        }
+                    ],
+                    "matching_articles": None,
+                }
+            ],
+            "next_cursor": None,
+            "total": 1,
+        }
+    )
+
+    items: list[StorySummary] = Field(description="This page's stories")
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; null at the end"
     )

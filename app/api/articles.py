@@ -84,7 +84,7 @@ class ArticleParams(ArticleFilters):
         description="Default: `relevance` with `q`, `-published_at` otherwise. Both date "
         "orders put undated articles last; best match breaks equal scores newest first",
     )
-    limit: int = Field(20, ge=1, le=100)
+    limit: int = Field(20, ge=1, le=100, description="Items per page, 1 to 100")
     cursor: str | None = Field(None, max_length=512, description="`next_cursor` of the last page")
     facets: str | None = Field(
         None,
@@ -287,7 +287,8 @@ def _no_facets(params: ArticleParams) -> dict[str, list[FacetBucket]] | None:
 
 
 def get_article_or_404(
-    session: SessionDep, article_id: Annotated[str, Path(alias="id", max_length=64)]
+    session: SessionDep,
+    article_id: Annotated[str, Path(alias="id", max_length=64, description="Article id")],
 ) -> Article:
     """Load an article (its own row: what finding related articles needs), or answer 404."""
     article = session.scalar(select(Article).where(Article.id == article_id))
@@ -298,7 +299,8 @@ def get_article_or_404(
 
 @router.get("/{id}", response_model=ArticleDetail, responses=problems(404, 422))
 def get_article(
-    session: SessionDep, article_id: Annotated[str, Path(alias="id", max_length=64)]
+    session: SessionDep,
+    article_id: Annotated[str, Path(alias="id", max_length=64, description="Article id")],
 ) -> Response:
     """Get one article with its full text and the entities it mentions."""
     return _json(_detail_json(session, article_id))
@@ -315,7 +317,7 @@ def _detail_json(session: Session, article_id: str) -> str:
 def related_articles(
     article: Annotated[Article, Depends(get_article_or_404)],
     session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    limit: Annotated[int, Query(ge=1, le=50, description="Articles to return, 1 to 50")] = 10,
 ) -> RelatedPage:
     """List articles related to one, best first: its story's first, then those sharing its
     rarest entities or words, each with a score and the reason."""

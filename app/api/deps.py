@@ -10,6 +10,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import models_json_schema
 
 from app.budget import BudgetedSearch
 from app.errors import PROBLEM_MEDIA_TYPE, UnknownParameter
@@ -117,8 +118,18 @@ def _query_fields(dependant: Dependant) -> Iterator[str]:
         yield from _query_fields(sub)
 
 
+PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}}
+
+
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """Document problem+json error responses in OpenAPI."""
-    return {
-        status: {"model": ProblemDetail, "content": {PROBLEM_MEDIA_TYPE: {}}} for status in statuses
-    }
+    """Document error responses in OpenAPI as the problem+json they are sent as (FastAPI's
+    `model` would put them under the route's own media type, application/json)."""
+    return {status: {"content": PROBLEM_CONTENT} for status in statuses}
+
+
+def problem_schemas() -> dict[str, Any]:
+    """The problem schema and what it refers to, for the document's components."""
+    _, schemas = models_json_schema(
+        [(ProblemDetail, "serialization")], ref_template="#/components/schemas/{model}"
+    )
+    return schemas["$defs"]

@@ -25,12 +25,14 @@ MAX_RELATED = 100
 class EntityParams(BaseModel):
     """Query parameters of GET /entities."""
 
-    type: Literal["person", "place", "org"] | None = None
+    type: Literal["person", "place", "org"] | None = Field(
+        None, description="Only entities of this kind"
+    )
     q: str | None = Field(
         None, min_length=1, max_length=200, description="Name or alias prefix, case-insensitive"
     )
-    limit: int = Field(20, ge=1, le=100)
-    cursor: str | None = Field(None, max_length=512)
+    limit: int = Field(20, ge=1, le=100, description="Items per page, 1 to 100")
+    cursor: str | None = Field(None, max_length=512, description="`next_cursor` of the last page")
 
 
 ENTITY_PARAMS = QueryModel(EntityParams)
@@ -84,7 +86,8 @@ def _position(cursors: Cursors, params: EntityParams) -> tuple[int, str]:
 
 
 def get_entity_or_404(
-    session: SessionDep, entity_id: Annotated[str, Path(alias="id", max_length=64)]
+    session: SessionDep,
+    entity_id: Annotated[str, Path(alias="id", max_length=64, description="Entity id")],
 ) -> Entity:
     """Load an entity with its names, or answer 404."""
     entity = session.scalar(

@@ -60,7 +60,7 @@ class StoryParams(BaseModel):
         description="`size`: most articles first; `recency`: latest publication first "
         "(stories with no dated article last)",
     )
-    limit: int = Field(20, ge=1, le=100)
+    limit: int = Field(20, ge=1, le=100, description="Items per page, 1 to 100")
     cursor: str | None = Field(None, max_length=512, description="`next_cursor` of the last page")
 
     def filtered(self) -> bool:
@@ -206,7 +206,8 @@ def _top_entities(
 
 
 def get_story_or_404(
-    session: SessionDep, story_id: Annotated[str, Path(alias="id", max_length=64)]
+    session: SessionDep,
+    story_id: Annotated[str, Path(alias="id", max_length=64, description="Story id")],
 ) -> Story:
     """Load a story, or answer 404."""
     story = session.scalar(select(Story).where(Story.id == story_id, Story.article_count > 0))
