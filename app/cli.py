@@ -338,6 +338,7 @@ def serve(seed: Path | None, host: str, port: int, workers: int | None) -> None:
     """Migrate, optionally seed an empty database, and serve the API."""
     import uvicorn
 
+    from app import server
     from app.ingest.pipeline import require_spacy_model
 
     settings = get_settings()
@@ -359,6 +360,7 @@ def serve(seed: Path | None, host: str, port: int, workers: int | None) -> None:
         log_level=settings.log_level,
         workers=workers or settings.workers,
         access_log=settings.access_log,
+        http=server.PROTOCOL,  # uvicorn's, with limits on each request's head
         timeout_worker_healthcheck=60,  # a worker's start-up (imports) is slow on a busy host
     )
 

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=5_000_000, gt=0)  # larger request bodies: 413
     cors_origins: list[str] = Field(default_factory=list)  # JSON list; empty: CORS off
     export_concurrency: int = Field(default=2, gt=0)  # exports streaming at once; more: 503
+    header_timeout_seconds: float = Field(default=10.0, gt=0)  # a request's head: then 408
 
     @field_validator("api_keys")
     @classmethod

@@ -62,6 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         # Operation ids are what generated clients name their functions: `list_articles`.
         generate_unique_id_function=lambda route: route.name,
+        # A trailing-slash redirect would echo the Host header into Location: 404 instead.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.export_slots = export.ExportSlots(settings.export_concurrency)

@@ -1,7 +1,10 @@
-"""What wraps every request: security headers, a request-body limit, CORS and the time budget."""
+"""What wraps every request: security headers, HEAD, compression, conditional GET, CORS, a
+request-body limit and the time budget. All pure ASGI (no `BaseHTTPMiddleware`): each only
+wraps `send`, so a request pays a function call per layer."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from fastapi import FastAPI, Request
@@ -11,10 +14,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette_compress import CompressMiddleware, add_compress_type
 
 from app.budget import install_budget
 from app.config import Settings
-from app.errors import problem_response
+from app.errors import PROBLEM_MEDIA_TYPE, problem_response
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +37,19 @@ SECURITY_HEADERS = {
     "referrer-policy": "no-referrer",
     "cross-origin-opener-policy": "same-origin",
 }
+
+
+# Problems are JSON too; exports stream NDJSON or CSV, compressed and flushed chunk by chunk.
+add_compress_type(PROBLEM_MEDIA_TYPE)
+for _streamed in ("application/x-ndjson", "application/jsonl", "text/csv"):
+    add_compress_type(_streamed, streaming=True)
+# Below this a response goes out as it is: compressing would save less than a packet.
+COMPRESS_MIN_BYTES = 1024
+# What a 304 keeps of the 200 it stands for (RFC 9110 15.4.5); the body's headers go.
+NOT_MODIFIED_KEEPS = frozenset(
+    {b"etag", b"cache-control", b"last-modified", b"vary", b"content-location", b"expires"}
+)
+DEFAULT_CACHE_CONTROL = "no-cache"  # may be stored, revalidated each time (cheap with ETag)
 
 
 class BodyTooLarge(StarletteHTTPException):
@@ -111,6 +128,86 @@ class SecurityHeadersMiddleware:
             await response(scope, receive, send_with_headers)
 
 
+class HeadMiddleware:
+    """Answer HEAD on every GET route (RFC 9110): run the GET, send its head, drop its body.
+    The routes are declared GET only, so the OpenAPI document lists each operation once."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        finished = False
+
+        async def head_only(message: Message) -> None:
+            nonlocal finished
+            if message["type"] == "http.response.start":
+                await send(message)
+            elif not finished and not message.get("more_body", False):
+                finished = True
+                await send({"type": "http.response.body", "body": b""})
+
+        await self.app({**scope, "method": "GET"}, receive, head_only)
+
+
+class ConditionalGetMiddleware:
+    """An ETag (a hash of the body) and Cache-Control on every successful GET, and 304 Not
+    Modified when If-None-Match shows the client has it.
+
+    The ETag is weak: compression, outside this middleware, sends other bytes for the same
+    page. A streamed response (several body messages) keeps whatever validators it set."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
+        held: Message | None = None
+
+        async def validated(message: Message) -> None:
+            nonlocal held
+            if message["type"] == "http.response.start" and message["status"] == 200:
+                held = message  # until the body is known
+                return
+            if held is None:
+                await send(message)
+                return
+            start, held = held, None
+            headers = MutableHeaders(scope=start)
+            headers.setdefault("cache-control", DEFAULT_CACHE_CONTROL)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                body = message.get("body", b"")
+                headers.setdefault(
+                    "etag", f'W/"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
+                )
+                if _not_modified(Headers(scope=scope), headers):
+                    kept = [(k, v) for k, v in start["headers"] if k in NOT_MODIFIED_KEEPS]
+                    await send({"type": "http.response.start", "status": 304, "headers": kept})
+                    await send({"type": "http.response.body", "body": b""})
+                    return
+            await send(start)
+            await send(message)
+
+        await self.app(scope, receive, validated)
+
+
+def _not_modified(request: Headers, response: MutableHeaders) -> bool:
+    """Whether the client's copy is current: one of its If-None-Match tags is ours."""
+    if (tags := request.get("if-none-match")) is None:
+        return False
+    ours = _opaque(response["etag"])
+    return any(tag.strip() == "*" or _opaque(tag) == ours for tag in tags.split(","))
+
+
+def _opaque(tag: str) -> str:
+    """The tag without its weakness: If-None-Match compares weakly."""
+    return tag.strip().removeprefix("W/")
+
+
 async def _method_not_allowed(request: Request, error: Exception) -> JSONResponse:
     """Answer 405 naming every method this path takes (Starlette names only those of the first
     route that matched: GET /articles would hide POST /articles)."""
@@ -122,14 +219,18 @@ async def _method_not_allowed(request: Request, error: Exception) -> JSONRespons
             route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
         )
     ]
+    if "GET" in allowed:  # HeadMiddleware answers HEAD wherever GET is
+        allowed.insert(allowed.index("GET") + 1, "HEAD")
     return problem_response(405, "Method Not Allowed", headers={"Allow": ", ".join(allowed)})
 
 
 def install_middleware(app: FastAPI, settings: Settings) -> None:
-    """Install the middleware stack, outermost last: headers > CORS > body limit > budget."""
+    """Install the middleware stack, outermost last: headers > HEAD > compression > CORS >
+    conditional GET > body limit > budget."""
     install_budget(app, budget_ms=settings.query_budget_ms)
     app.add_exception_handler(405, _method_not_allowed)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(ConditionalGetMiddleware)
     if settings.cors_origins:  # off unless configured
         app.add_middleware(
             CORSMiddleware,
@@ -139,4 +240,6 @@ def install_middleware(app: FastAPI, settings: Settings) -> None:
             expose_headers=["Location", "Retry-After"],
             max_age=600,
         )
+    app.add_middleware(CompressMiddleware, minimum_size=COMPRESS_MIN_BYTES)
+    app.add_middleware(HeadMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)

@@ -331,6 +331,8 @@ def servers(data: Path, port: int, out: Path) -> Iterator[tuple[Server, Server]]
 
 
 UNCACHED = "api, no page cache"
+MINIMAL = "minimal FastAPI endpoint, same query"
+FLOOR_ROUNDS = 3
 
 
 @contextlib.contextmanager
@@ -342,6 +344,51 @@ def uncached_api(data: Path, args: argparse.Namespace, out: Path) -> Iterator[Se
         yield api
     finally:
         api.stop()
+
+
+@contextlib.contextmanager
+def minimal_endpoint(data: Path, port: int, out: Path) -> Iterator[Server]:
+    """bench/minimal.py under uvicorn with the workers `newscorpus serve` would start."""
+    from app.config import Settings
+
+    minimal_port = free_port(port)
+    command = [
+        str(VENV_BIN / "uvicorn"),
+        "bench.minimal:app",
+        "--host",
+        HOST,
+        "--port",
+        str(minimal_port),
+        "--workers",
+        str(Settings().workers),
+        "--log-level",
+        "warning",
+    ]
+    env = {**os.environ, "NEWSCORPUS_DATA_DIR": str(data), "PYTHONPATH": str(ROOT)}
+    server = start_server(
+        "minimal", command, env, f"http://{HOST}:{minimal_port}", "/articles", out
+    )
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def listing_floor(cold: Server, minimal: Server, *, seconds: int) -> dict:
+    """The uncached listing's first page beside the minimal endpoint running its query, in
+    alternating wrk runs (the machine's load drifts between runs); the ratio of the medians."""
+    path = [f"/articles?limit={PAGE}"]
+    rounds: dict[str, list[dict]] = {UNCACHED: [], MINIMAL: []}
+    for _ in range(FLOOR_ROUNDS):
+        for system, server in ((UNCACHED, cold), (MINIMAL, minimal)):
+            rounds[system].append(throughput(server.base, path, seconds=seconds))
+    medians = {
+        system: statistics.median(r["rps"] or 0 for r in runs) for system, runs in rounds.items()
+    }
+    ratio = medians[UNCACHED] / medians[MINIMAL] if medians[MINIMAL] else None
+    result = {"rounds": rounds, "median_rps": medians, "ratio": round(ratio, 3) if ratio else None}
+    log(f"listing floor: {json.dumps({'median_rps': medians, 'ratio': result['ratio']})}")
+    return result
 
 
 # -- the queries ---------------------------------------------------------------------------------
@@ -833,6 +880,11 @@ def main() -> None:
     parser.add_argument(
         "--prepare-only", action="store_true", help="build the data, measure nothing"
     )
+    parser.add_argument(
+        "--floor-only",
+        action="store_true",
+        help="only the uncached listing beside the minimal endpoint",
+    )
     args = parser.parse_args()
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -842,6 +894,13 @@ def main() -> None:
     if args.prepare_only:
         return
     data = out / f"data-{label(args.size)}"
+    if args.floor_only:
+        with uncached_api(data, args, out) as cold, minimal_endpoint(data, args.port + 3, out) as m:
+            floor = listing_floor(cold, m, seconds=args.wrk_seconds)
+        (out / f"floor-{label(args.size)}.json").write_text(
+            json.dumps({"machine": machine(), "git": git_state(), **floor}, indent=1)
+        )
+        return
     with servers(data, args.port, out) as (api, datasette), uncached_api(data, args, out) as cold:
         # Sizes once the server is up: it rebuilds an index made with an older schema.
         sizes = {
@@ -871,6 +930,8 @@ def main() -> None:
                     datasette.base, paths, seconds=max(args.wrk_seconds, 15 if slow else 0)
                 )
                 log(f"{cls} at 16 connections: datasette {form}: {rps[cls][f'datasette: {form}']}")
+        with minimal_endpoint(data, args.port + 3, out) as minimal:
+            floor = listing_floor(cold, minimal, seconds=args.wrk_seconds)
         memory = {
             "api_peak_rss_mb": api.peak_rss_mb(),
             "api_rss_mb_end": api.rss_mb(),
@@ -892,6 +953,7 @@ def main() -> None:
         "latency": lat,
         "latency_api": UNCACHED,  # the server the API latency was measured on
         "throughput": rps,
+        "listing_floor": floor,
     }
     text = json.dumps(results, indent=1)
     (out / f"results-{label(args.size)}.json").write_text(text)

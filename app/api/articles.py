@@ -71,6 +71,9 @@ MAX_FACET_SIZE = 100
 # order ends here (date order, a range query, has no such limit).
 MAX_RELEVANCE_DEPTH = 10_000
 MAX_SHARED_ENTITIES = 10
+# An article page changes only when the article is ingested again or its entities are
+# extracted again: clients may reuse it a while, then revalidate it with its ETag.
+ARTICLE_CACHE = "public, max-age=300"
 # Names separated by commas (and spaces): in the schema, so clients and fuzzers see the rule.
 _FACET = f"(?:{'|'.join(FACET_NAMES)})"
 FACETS_PATTERN = f"^[ ,]*(?:{_FACET}(?: *,[ ,]*{_FACET})*)?[ ,]*$"
@@ -303,7 +306,7 @@ def get_article(
     article_id: Annotated[str, Path(alias="id", max_length=64, description="Article id")],
 ) -> Response:
     """Get one article with its full text and the entities it mentions."""
-    return _json(_detail_json(session, article_id))
+    return _json(_detail_json(session, article_id), headers={"Cache-Control": ARTICLE_CACHE})
 
 
 def _detail_json(session: Session, article_id: str) -> str:

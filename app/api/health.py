@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -15,16 +15,22 @@ from app.schemas import Health, Readiness
 router = APIRouter(tags=["operations"], route_class=CheckedRoute)
 
 
+# A probe must reach the process, never a cache.
+NO_STORE = {"Cache-Control": "no-store"}
+
+
 @router.get("/healthz", response_model=Health)
-async def healthz() -> Health:
+async def healthz(response: Response) -> Health:
     """Report that the process is up."""
     # On the event loop: a liveness check needs no thread, and must not queue behind busy ones.
+    response.headers.update(NO_STORE)
     return Health(status="ok")
 
 
 @router.get("/readyz", response_model=Readiness, responses=problems(503))
-def readyz(request: Request, engine: EngineDep, search: SearchDep) -> Readiness:
+def readyz(request: Request, engine: EngineDep, search: SearchDep, response: Response) -> Readiness:
     """Report whether the database is reachable with its schema at head, and the index lag."""
+    response.headers.update(NO_STORE)
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
