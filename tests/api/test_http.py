@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 from tests.conftest import make_settings
 
-KEY = "http-key"
+KEY = "http-test-key-0123456789"
 
 
 def get_paths(client: TestClient, seed_ids: dict[str, str]) -> list[str]:
