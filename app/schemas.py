@@ -489,7 +489,7 @@ class Timeline(Schema):
         }
     )
 
-    interval: Literal["day", "week", "month", "year"]
+    interval: Literal["day", "week", "month", "year"] = Field(description="Length of each bucket")
     buckets: list[TimelineBucket] = Field(
         description="Every interval from the first date asked for (`published_from`, else the "
         "earliest match) to the last, in order, empty ones included"

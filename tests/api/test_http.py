@@ -47,7 +47,8 @@ def test_head_is_answered_on_every_get_route(
         head = seeded_client.head(path, headers={"Accept-Encoding": "identity"})
         assert head.status_code == full.status_code == 200, path
         assert head.content == b"", path
-        assert head.headers["content-length"] == str(len(full.content)), path
+        if "content-length" in full.headers:  # streamed (the export) has none
+            assert head.headers["content-length"] == str(len(full.content)), path
         assert head.headers["content-type"] == full.headers["content-type"], path
         assert head.headers.get("etag") == full.headers.get("etag"), path
     missing = seeded_client.head("/articles/nope")
@@ -65,6 +66,8 @@ def test_every_get_has_an_etag_and_a_304_when_the_client_has_it(
 ) -> None:
     for path in get_paths(seeded_client, seed_ids):
         first = seeded_client.get(path)
+        if "content-length" not in first.headers:
+            continue  # streamed (the export): no body to hash before it is sent
         etag = first.headers["etag"]
         assert first.headers["cache-control"], path
         again = seeded_client.get(path, headers={"If-None-Match": etag})
