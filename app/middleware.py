@@ -45,9 +45,11 @@ for _streamed in ("application/x-ndjson", "application/jsonl", "text/csv"):
     add_compress_type(_streamed, streaming=True)
 # Below this a response goes out as it is: compressing would save less than a packet.
 COMPRESS_MIN_BYTES = 1024
-# What a 304 keeps of the 200 it stands for (RFC 9110 15.4.5); the body's headers go.
-NOT_MODIFIED_KEEPS = frozenset(
-    {b"etag", b"cache-control", b"last-modified", b"vary", b"content-location", b"expires"}
+# What a 304 drops of the 200 it stands for: what describes the body it does not send. The
+# rest stays, a route's own Content-Security-Policy above all: a browser updates its stored
+# page with the 304's headers, and the API's default policy would then block the page's scripts.
+NOT_MODIFIED_DROPS = frozenset(
+    {b"content-length", b"content-type", b"content-encoding", b"transfer-encoding"}
 )
 DEFAULT_CACHE_CONTROL = "no-cache"  # may be stored, revalidated each time (cheap with ETag)
 
@@ -185,7 +187,7 @@ class ConditionalGetMiddleware:
                     "etag", f'W/"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
                 )
                 if _not_modified(Headers(scope=scope), headers):
-                    kept = [(k, v) for k, v in start["headers"] if k in NOT_MODIFIED_KEEPS]
+                    kept = [(k, v) for k, v in start["headers"] if k not in NOT_MODIFIED_DROPS]
                     await send({"type": "http.response.start", "status": 304, "headers": kept})
                     await send({"type": "http.response.body", "body": b""})
                     return

@@ -206,3 +206,12 @@ def test_no_trailing_slash_redirect(seeded_client: TestClient) -> None:
     )
     assert response.status_code == 404
     assert "location" not in response.headers
+
+
+def test_a_304_keeps_the_pages_own_headers(seeded_client: TestClient) -> None:
+    """A browser updates its stored page with a 304's headers: the page's own
+    Content-Security-Policy must survive, or the API's default one blocks its scripts."""
+    page = seeded_client.get("/explore")
+    again = seeded_client.get("/explore", headers={"If-None-Match": page.headers["etag"]})
+    assert again.status_code == 304
+    assert again.headers["content-security-policy"] == page.headers["content-security-policy"]
