@@ -57,6 +57,7 @@ from app.search.base import (
     ArticleQuery,
     EntityFilter,
     FacetName,
+    Position,
     SearchBackend,
     SearchPage,
     Sort,
@@ -234,17 +235,18 @@ def _sort_key_in_range(key: int) -> int:
 
 
 # (score, sort key: day << DAY_SHIFT | pk (undated: day 0 or UNDATED_LAST), articles shown
-# before it)
+# before it, the newest pk a walk with dedupe sees or 0)
 POSITION = TypeAdapter(
     tuple[
         FiniteFloat,
         Annotated[int, Strict(), Field(ge=0), AfterValidator(_sort_key_in_range)],
         Annotated[int, Strict(), Field(ge=0, le=1_000_000)],
+        Annotated[int, Strict(), Field(ge=0, le=INT_MAX)],
     ]
 )
 
 
-def _position(cursors: Cursors, params: ArticleParams) -> tuple[float, int, int]:
+def _position(cursors: Cursors, params: ArticleParams) -> Position:
     position = cursors.decode(params.cursor or "", fingerprint(params), POSITION)
     if params.effective_sort() == "relevance" and position[2] >= MAX_RELEVANCE_DEPTH:
         raise BadCursor(

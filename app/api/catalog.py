@@ -205,7 +205,7 @@ class Catalog:
         seen = int(query.after[2]) if query.after else 0
         key = sort_key if newest_first else oldest_key
         hits = [
-            Hit(pk, None, None, (0.0, key(day, pk), seen + n + 1))
+            Hit(pk, None, None, (0.0, key(day, pk), seen + n + 1, 0))
             for n, (day, pk) in enumerate(rows[: query.limit])
         ]
         return SearchPage(hits=hits, total=total, has_more=len(rows) > query.limit)

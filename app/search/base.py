@@ -39,6 +39,10 @@ def key_date(key: int) -> date | None:
     return date.fromordinal(day) if 0 < day < UNDATED_LAST else None
 
 
+# A keyset position: (score or 0, sort key, hits shown before it, the query's `newest`).
+Position = tuple[float, int, int, int]
+
+
 @dataclass(frozen=True)
 class EntityFilter:
     """One filter value resolved to entity ids: an article matches if it has any of them."""
@@ -57,12 +61,12 @@ class ArticleQuery:
     undated: bool | None = None  # True: only undated articles; False: only dated ones
     sort: Sort = "-published_at"
     limit: int = 20
-    # Keyset position: (score or 0, sort key, hits shown before it).
-    after: tuple[float, int, int] | None = None
+    after: Position | None = None  # a page's last hit's position: the next page follows it
     facets: tuple[FacetName, ...] = ()
     facet_size: int = FACET_SIZE  # values per facet, the most frequent first
     story: str | None = None  # only the articles of this story
     dedupe: bool = False  # one article per story: the first of each in the requested order
+    newest: int = 0  # only articles with pks up to this one (0: all); a walk's positions keep it
 
 
 @dataclass
@@ -70,7 +74,7 @@ class Hit:
     article_pk: int  # the articles table's primary key (it may have been deleted since)
     score: float | None
     snippet: str | None
-    position: tuple[float, int, int]  # what a cursor after this hit holds
+    position: Position  # what a cursor after this hit holds
     # What a listing shows of the article (id, title, source, author, published_at, body,
     # word_count, story_id), if the backend stores it; None: the caller loads the row.
     fields: dict[str, Any] | None = None

@@ -14,6 +14,8 @@ import math
 import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
 from typing import NamedTuple, cast
 
 import tantivy
@@ -23,6 +25,7 @@ from app.search.base import (
     PK_MASK,
     ArticleQuery,
     Hit,
+    Position,
     SearchPage,
     key_date,
 )
@@ -40,6 +43,7 @@ from app.search.schema import (
     STORED_FIELDS,
     STORY_KEY_END,
     entity_number,
+    read_state,
 )
 from app.search.snippets import SNIPPET_CHARS, FirstMatch, marked, snippet_of
 
@@ -68,6 +72,7 @@ class _Ranked(NamedTuple):
 class IndexReading:
     """The searching half of TantivyIndex (the SearchBackend a router calls)."""
 
+    path: Path
     index: tantivy.Index
     schema: tantivy.Schema
     analyzer: tantivy.TextAnalyzer
@@ -78,6 +83,12 @@ class IndexReading:
 
     def search(self, query: ArticleQuery) -> SearchPage:
         """Run a query with its filters, sort, keyset page and facets, all inside the index."""
+        if query.dedupe:
+            # Which article stands for a story depends on all the story's articles: a walk
+            # sees only those indexed at its start, so one added to a story meanwhile can
+            # neither hide the story nor show it twice.
+            newest = query.after[3] if query.after else self._newest_pk()
+            query = replace(query, newest=newest)
         searcher = self.index.searcher()
         node, text_query, matching = self._matching(query)
         relevance = query.sort == "relevance" and text_query is not None
@@ -105,6 +116,11 @@ class IndexReading:
             page.facets, page.facets_estimated = facets.result()
         return page
 
+    def _newest_pk(self) -> int:
+        """The newest article the last saved commit indexed (0: not known)."""
+        state = read_state(self.path)
+        return int(state.get("pk", 0)) if state else 0
+
     def _matching(
         self, query: ArticleQuery
     ) -> tuple[Node | None, tantivy.Query | None, tantivy.Query]:
@@ -122,6 +138,8 @@ class IndexReading:
         through every article with a common word: term filters and the sample also restrict
         each term of the text query, scoring nothing there (results and scores unchanged)."""
         narrowing = self._term_filters(query)
+        if query.newest:
+            narrowing.append(self._int_range("pk", None, query.newest))
         if sample:
             narrowing.append(tantivy.Query.term_query(self.schema, "sample", sample))
         within = self._and(narrowing) if narrowing else None
@@ -219,7 +237,7 @@ class IndexReading:
         # (exact while the index does not change between pages), without counting again.
         seen = int(query.after[2]) if query.after else 0
         hits = [
-            (Hit(key & PK_MASK, None, None, (0.0, key, seen + n + 1)), address)
+            (Hit(key & PK_MASK, None, None, (0.0, key, seen + n + 1, query.newest)), address)
             for n, (key, address) in enumerate(result.hits[: query.limit])
         ]
         total = seen + _matches(result)
@@ -268,7 +286,7 @@ class IndexReading:
                 break
             size *= 2
         hits = [
-            (Hit(key & PK_MASK, score, None, (score, key, seen + n + 1)), address)
+            (Hit(key & PK_MASK, score, None, (score, key, seen + n + 1, query.newest)), address)
             for n, (score, key, address) in enumerate(following[: query.limit])
         ]
         assert matches is not None
@@ -311,7 +329,7 @@ class IndexReading:
                     continue
                 decided.add(story)
                 if self._first_of_story(searcher, matching, story, query) == hit_key:
-                    position = (0.0, hit_key, seen + len(kept) + 1)
+                    position = (0.0, hit_key, seen + len(kept) + 1, query.newest)
                     kept.append((Hit(hit_key & PK_MASK, None, None, position), address))
                     if len(kept) > query.limit:
                         break
@@ -362,7 +380,10 @@ class IndexReading:
                 break
             size *= 2
         hits = [
-            (Hit(hit_key & PK_MASK, score, None, (score, hit_key, seen + n + 1)), address)
+            (
+                Hit(hit_key & PK_MASK, score, None, (score, hit_key, seen + n + 1, query.newest)),
+                address,
+            )
             for n, (score, hit_key, address) in enumerate(following[: query.limit])
         ]
         assert matches is not None
@@ -465,7 +486,7 @@ def _date_order(query: ArticleQuery) -> tuple[str, tantivy.Order]:
 
 
 def _past(
-    ranked: list[tuple[float, int, tantivy.DocAddress]], after: tuple[float, int, int] | None
+    ranked: list[tuple[float, int, tantivy.DocAddress]], after: Position | None
 ) -> list[tuple[float, int, tantivy.DocAddress]]:
     """The hits strictly after a keyset position in best-match order."""
     if after is None:

@@ -20,7 +20,7 @@ from app.search.base import ENTITY_TYPES
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 7  # bump when the schema changes: the index is then rebuilt from the database
+SCHEMA_VERSION = 8  # bump when the schema changes: the index is then rebuilt from the database
 # Samples halve: a document is in sample level k (1/2^k of all documents) when the first k bits
 # of a hash of its pk are zero. It is indexed under every level it is in (one term on average),
 # so a sample is one posting list (not a union of buckets: 2x cheaper to intersect).
@@ -72,6 +72,7 @@ def build_schema() -> tantivy.Schema:
     builder.add_text_field(
         "story", stored=True, fast=True, tokenizer_name="raw", index_option="basic"
     )
+    builder.add_integer_field("pk", fast=True)  # a walk with dedupe ignores newer articles
     for name in ("story_key", "sort_key", "oldest_key"):
         builder.add_integer_field(name, fast=True, indexed=True)
     builder.add_integer_field("sample", indexed=True)

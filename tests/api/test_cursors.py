@@ -23,7 +23,7 @@ from tests.conftest import make_settings, migrated_engine
 PAST_9999 = (4_000_000 << DAY_SHIFT) | 1  # a sort key whose day is after 9999-12-31
 INT_MAX = 2**31 - 1  # PostgreSQL's integer columns
 ROUTES = [
-    ("/articles", ArticleParams(), [0.0, PAST_9999, 1]),
+    ("/articles", ArticleParams(), [0.0, PAST_9999, 1, 0]),
     ("/entities", EntityParams(), [10**30, "e"]),
     ("/stories", StoryParams(), [10**30, "s"]),
 ]
@@ -63,15 +63,16 @@ def test_tampered_cursors_are_refused(seeded_client: TestClient) -> None:
 
 
 OUT_OF_RANGE = [
-    ("/articles", ArticleParams(), [0.0, PAST_9999, 1]),
-    ("/articles", ArticleParams(), [0.0, 1 << 31, 1]),  # a pk past PostgreSQL's integer
-    ("/articles", ArticleParams(), [0.0, 2**64, 1]),
-    ("/articles", ArticleParams(), [0.0, -1, 1]),
-    ("/articles", ArticleParams(), [0.0, 5, 10**30]),
-    ("/articles", ArticleParams(q="Putin"), [float("nan"), 5, 1]),
-    ("/articles", ArticleParams(q="Putin"), [1e400, 5, 1]),  # json: Infinity
-    ("/articles", ArticleParams(), [0.0, "5", 1]),
-    ("/articles", ArticleParams(), [0.0, 5]),
+    ("/articles", ArticleParams(), [0.0, PAST_9999, 1, 0]),
+    ("/articles", ArticleParams(), [0.0, 1 << 31, 1, 0]),  # a pk past PostgreSQL's integer
+    ("/articles", ArticleParams(), [0.0, 2**64, 1, 0]),
+    ("/articles", ArticleParams(), [0.0, -1, 1, 0]),
+    ("/articles", ArticleParams(), [0.0, 5, 10**30, 0]),
+    ("/articles", ArticleParams(q="Putin"), [float("nan"), 5, 1, 0]),
+    ("/articles", ArticleParams(q="Putin"), [1e400, 5, 1, 0]),  # json: Infinity
+    ("/articles", ArticleParams(), [0.0, "5", 1, 0]),
+    ("/articles", ArticleParams(), [0.0, 5, 1]),
+    ("/articles", ArticleParams(dedupe=True), [0.0, 5, 1, INT_MAX + 1]),
     ("/entities", EntityParams(), [10**30, "e"]),
     ("/entities", EntityParams(), [INT_MAX + 1, "e"]),
     ("/entities", EntityParams(), [-1, "e"]),
@@ -99,7 +100,8 @@ def test_every_value_is_range_checked(
 @pytest.mark.parametrize(
     ("path", "params", "position"),
     [
-        ("/articles", ArticleParams(), [0.0, (3_652_059 << DAY_SHIFT) | INT_MAX, 1_000_000]),
+        ("/articles", ArticleParams(), [0.0, (3_652_059 << DAY_SHIFT) | INT_MAX, 1_000_000, 0]),
+        ("/articles", ArticleParams(dedupe=True), [0.0, 5, 1, INT_MAX]),
         ("/entities", EntityParams(), [INT_MAX, ""]),
         ("/stories", StoryParams(), [INT_MAX, ""]),
         ("/stories", StoryParams(sort="recency"), ["9999-12-31", ""]),

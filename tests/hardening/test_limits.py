@@ -173,7 +173,7 @@ def test_deep_best_match_cursor_is_refused_up_front(seeded_client: TestClient) -
     from app.api.cursors import fingerprint
 
     def cursor(params: ArticleParams, seen: int) -> str:  # signed with the server's own key
-        return seeded_client.app.state.cursors.encode([1.0, 1, seen], fingerprint(params))  # type: ignore[attr-defined]
+        return seeded_client.app.state.cursors.encode([1.0, 1, seen, 0], fingerprint(params))  # type: ignore[attr-defined]
 
     deep = cursor(ArticleParams(q="russia"), 900_000)
     body = assert_problem(
