@@ -29,7 +29,10 @@ class EntityParams(BaseModel):
         None, description="Only entities of this kind"
     )
     q: str | None = Field(
-        None, min_length=1, max_length=200, description="Name or alias prefix, case-insensitive"
+        None,
+        min_length=1,
+        max_length=200,
+        description="Name or alias prefix, case- and accent-insensitive",
     )
     limit: int = Field(20, ge=1, le=100, description="Items per page, 1 to 100")
     cursor: str | None = Field(None, max_length=512, description="`next_cursor` of the last page")

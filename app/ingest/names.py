@@ -105,9 +105,9 @@ def fold(text: str) -> str:
 
 def lookup_key(name: str) -> str:
     """The form a name is looked up by (`entity_names.folded`, the entity and source filters):
-    case, spacing and a leading "the" do not matter. `fold` compares names the extractor found;
-    `name_key` goes further and identifies an entity across spellings."""
-    words = name.casefold().split()
+    `fold` (case, accents, quotes, dashes, spacing), and a leading "the" does not matter
+    either. `name_key` goes further and identifies an entity across spellings."""
+    words = fold(name).split()
     return " ".join(words[1:] if len(words) > 1 and words[0] == "the" else words)
 
 

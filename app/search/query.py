@@ -102,18 +102,36 @@ def english_analyzer() -> tantivy.TextAnalyzer:
     )
 
 
-@functools.cache
-def _default_analyzer() -> tantivy.TextAnalyzer:
-    return english_analyzer()
-
-
-@functools.cache
-def _prefix_analyzer() -> tantivy.TextAnalyzer:
-    # en_stem without the stemmer: the stem of a word's beginning is not a beginning of its stem.
+def folding_analyzer() -> tantivy.TextAnalyzer:
+    """Build the index's analyzer of titles and bodies (registered as TEXT_TOKENIZER):
+    "en_stem" that also folds accents to ASCII, so "Erdoğan" and "Erdogan" are one term."""
     return (
         tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
         .filter(tantivy.Filter.remove_long(_MAX_TOKEN_CHARS))
         .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+        .filter(tantivy.Filter.stemmer("english"))
+        .build()
+    )
+
+
+TEXT_TOKENIZER = "en_fold"
+
+
+@functools.cache
+def _default_analyzer() -> tantivy.TextAnalyzer:
+    return folding_analyzer()
+
+
+@functools.cache
+def _prefix_analyzer() -> tantivy.TextAnalyzer:
+    # The index's analyzer without the stemmer: the stem of a word's beginning is not a
+    # beginning of its stem.
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(_MAX_TOKEN_CHARS))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
         .build()
     )
 

@@ -17,10 +17,11 @@ from pathlib import Path
 import tantivy
 
 from app.search.base import ENTITY_TYPES
+from app.search.query import TEXT_TOKENIZER, folding_analyzer
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 8  # bump when the schema changes: the index is then rebuilt from the database
+SCHEMA_VERSION = 9  # bump when the schema changes: the index is then rebuilt from the database
 # Samples halve: a document is in sample level k (1/2^k of all documents) when the first k bits
 # of a hash of its pk are zero. It is indexed under every level it is in (one term on average),
 # so a sample is one posting list (not a union of buckets: 2x cheaper to intersect).
@@ -60,8 +61,8 @@ def build_schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     # Stored: what a listing shows of an article (STORED_FIELDS), and the body for snippets.
     builder.add_text_field("id", stored=True, tokenizer_name="raw")
-    builder.add_text_field("title", stored=True, tokenizer_name="en_stem")
-    builder.add_text_field("body", stored=True, tokenizer_name="en_stem")
+    builder.add_text_field("title", stored=True, tokenizer_name=TEXT_TOKENIZER)
+    builder.add_text_field("body", stored=True, tokenizer_name=TEXT_TOKENIZER)
     builder.add_text_field(
         "source", stored=True, fast=True, tokenizer_name="raw", index_option="basic"
     )
@@ -96,4 +97,6 @@ def open_index(path: Path) -> tantivy.Index:
         log.warning("index schema changed: rebuilding %s", path)
         shutil.rmtree(path)
         path.mkdir(parents=True)
-    return tantivy.Index(build_schema(), path=str(path), reuse=True)
+    index = tantivy.Index(build_schema(), path=str(path), reuse=True)
+    index.register_tokenizer(TEXT_TOKENIZER, folding_analyzer())  # not kept in the index
+    return index

@@ -25,8 +25,35 @@ SNIPPET_LEAD = 150  # of the window, before the first match
 # digits, and their lower case; checked against tantivy for each one), so that FirstMatch
 # finding no match proves there is none: Latin scripts, general punctuation, currency signs.
 # (U+0130 lower-cases to two characters.)
-_CHECKED_TEXT = re.compile(r"[\x00-\u012f\u0131-\u02ff\u2000-\u20cf]*")
+_CHECKED_RANGES = ((0x00, 0x12F), (0x131, 0x2FF), (0x2000, 0x20CF))
 _TOKEN = re.compile(r"[^\W_]+")
+
+
+def _accent_folding() -> tuple[dict[int, str], re.Pattern[str]]:
+    """How the index folds each checked character, lower-cased, to ASCII: the characters it
+    folds to one character (é: e), and a pattern of the text without those it folds to more
+    or fewer (æ: ae, ß: ss), where a folded lower-cased body keeps every offset."""
+    folder = (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.raw())
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+        .build()
+    )
+    table, uneven = {}, []
+    for low, high in _CHECKED_RANGES:
+        for code in range(low, high + 1):
+            lowered = chr(code).lower()
+            folded = "".join(folder.analyze(lowered)) or lowered
+            if len(folded) == 1 and folded != lowered:
+                table[ord(lowered)] = folded
+            elif len(folded) != 1 and chr(code).isalnum():
+                uneven.append(re.escape(chr(code)))
+    ranges = "".join(f"\\u{low:04x}-\\u{high:04x}" for low, high in _CHECKED_RANGES)
+    excluded = f"(?![{''.join(uneven)}])" if uneven else ""
+    return table, re.compile(f"(?:{excluded}[{ranges}])*")
+
+
+_FOLDED, _CHECKED_TEXT = _accent_folding()
 
 
 class FirstMatch:
@@ -82,7 +109,8 @@ def snippet_of(
 ) -> tantivy.Snippet | None:
     """The snippet from the window around the first match; none if the body has no match; from
     the whole body if the window shows none (rare: unchecked text, or an odd phrase)."""
-    at = first_match(body.lower())
+    lowered = body.lower()
+    at = first_match(lowered if lowered.isascii() else lowered.translate(_FOLDED))
     if at is None and _CHECKED_TEXT.fullmatch(body):
         return None
     window = window_of(body, at or 0)

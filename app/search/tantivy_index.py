@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from app.search.query import english_analyzer
+from app.search.query import folding_analyzer
 from app.search.scanning import IndexScanning
 from app.search.schema import open_index, read_state
 from app.search.writing import IndexBusy, IndexWriting
@@ -28,7 +28,7 @@ class TantivyIndex(IndexWriting, IndexScanning):
         self.engine = engine
         self.index = open_index(path)
         self.schema = self.index.schema
-        self.analyzer = english_analyzer()
+        self.analyzer = folding_analyzer()
         self._writer = None
         self._write_lock = threading.Lock()
         self._newest_pk_added = int((read_state(path) or {}).get("pk", 0))
