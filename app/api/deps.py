@@ -50,6 +50,12 @@ class QueryModel(Generic[Model]):
                     "required": name in schema.get("required", ()),
                     "schema": field,
                     **({"description": field["description"]} if "description" in field else {}),
+                    # A field declared with FastAPI's Query(openapi_examples=...): as FastAPI does.
+                    **(
+                        {"examples": examples}
+                        if (examples := getattr(fields[name], "openapi_examples", None))
+                        else {}
+                    ),
                 }
                 for name, field in schema["properties"].items()
             ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from fastapi import Query
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -12,12 +13,21 @@ from app.api.catalog import Catalog
 from app.ingest.names import lookup_key
 from app.schemas import IsoDate
 from app.search.base import ArticleQuery, EntityFilter, Sort
+from app.search.query import SYNTAX, SYNTAX_EXAMPLES
 
 
 class ArticleFilters(BaseModel):
     """Which articles: text, entities, sources, dates, story, one per story."""
 
-    q: str | None = Field(None, max_length=500, description="Full-text query (see API docs)")
+    q: str | None = Query(
+        None,
+        max_length=500,
+        description=SYNTAX,
+        openapi_examples={
+            name: {"summary": summary, "value": value}
+            for name, (summary, value) in SYNTAX_EXAMPLES.items()
+        },
+    )
     person: list[str] = Field([], description="Person name or alias; repeatable, all must hold")
     place: list[str] = Field([], description="Place name or alias; repeatable, all must hold")
     org: list[str] = Field([], description="Organisation name or alias; repeatable, all must hold")

@@ -1,10 +1,14 @@
 """Turn user search text into Tantivy queries with our own forgiving syntax (never raises on input).
 
-Syntax (the `q` parameter): words are ANDed; `"exact phrase"`; `a OR b`; `-word` and `-"phrase"`
-exclude; `word*` is a prefix. Anything else is plain text: the syntax characters of other
-engines (`title:x`, `^2`, `~`, brackets) separate words like spaces, and `AND`/`NOT` are words.
+Syntax (the `q` parameter; SYNTAX below is its user documentation): words are ANDed (`AND`
+may be written); `"exact phrase"`; `a OR b`; `-word`, `-"phrase"` and `NOT word` exclude;
+`word*` is a prefix; `title:` before a word, phrase or prefix searches headlines only. Anything
+else is plain text: the syntax characters of other engines (`body:x`, `^2`, `~`, brackets)
+separate words like spaces.
 
 Decisions worth knowing:
+- AND, OR and NOT are operators in capitals only: lowercase they are words. A leading,
+  trailing or doubled AND is dropped, as is a NOT with nothing after it.
 - OR binds tighter than the implicit AND: `a b OR c` is `a AND (b OR c)`. OR joins two positive
   items only; a leading, trailing, doubled or negation-adjacent OR is dropped (searching the word
   "or" would match nearly every article). Lowercase `or` is a plain word.
@@ -47,17 +51,36 @@ _SMART_QUOTES = str.maketrans(dict.fromkeys("\u201c\u201d\u201e\u201f\u00ab\u00b
 # words rather than the phrase "title foo"; joiners such as . - ' & / stay inside a word
 # ("U.S.", "e-mail") and make it a phrase.
 _SEPARATORS = r"\s()\[\]{}<>:;!?^~|=+\\"
-# An optional "-" then a closed "phrase" or a word; a quote without its pair matches nothing
-# here, so it is skipped.
-_TOKEN_RE = re.compile(rf'(?P<neg>-)?(?:"(?P<phrase>[^"]*)"|(?P<word>[^{_SEPARATORS}"]+))')
+# An optional "-", an optional field, then a closed "phrase" or a word; a quote without its
+# pair matches nothing here, so it is skipped. `title:` with nothing after it is the word.
+_TOKEN_RE = re.compile(
+    rf'(?P<neg>-)?(?:(?P<field>(?i:title)):(?=["\w]))?'
+    rf'(?:"(?P<phrase>[^"]*)"|(?P<word>[^{_SEPARATORS}"]+))'
+)
+SYNTAX = """Full-text query. Words are all required (`AND` between them may be written);
+`a OR b` wants either (OR binds tighter: `a b OR c` is `a AND (b OR c)`); `-word` or `NOT word`
+excludes; `"exact phrase"`; `word*` is a prefix (2+ characters); `title:word`,
+`title:"a phrase"` and `title:prefix*` search headlines only (`-title:word` excludes). AND, OR
+and NOT are operators in capitals only. Case and accents do not matter; words are stemmed
+(`elections` finds `election`). Any text is safe: what is not syntax is searched as words."""
+SYNTAX_EXAMPLES = {
+    "words": ("Every word", "putin ossetia"),
+    "phrase": ("An exact phrase", '"prime minister"'),
+    "or": ("Either word", "annexation OR integration"),
+    "not": ("Without a word", "ossetia -abkhazia"),
+    "prefix": ("Words that begin so", "militar*"),
+    "title": ("In the headline", 'title:putin title:"military deal"'),
+}
 
 
 @dataclass(frozen=True)
 class Terms:
-    """Analysed terms at their relative positions; one term, a phrase, or a phrase prefix."""
+    """Analysed terms at their relative positions; one term, a phrase, or a phrase prefix; in
+    one field, or in every boosted one (None)."""
 
     terms: tuple[tuple[int, str], ...]
     prefix: bool = False
+    field: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,12 +106,18 @@ class _Kind(Enum):
     PHRASE = "phrase"
     PREFIX = "prefix"
     OR = "or"
+    AND = "and"
+    NOT = "not"
+
+
+_OPERATORS = {"OR": _Kind.OR, "AND": _Kind.AND, "NOT": _Kind.NOT}
 
 
 class _Token(NamedTuple):
     kind: _Kind
     text: str
     negated: bool
+    field: str | None = None
 
 
 def english_analyzer() -> tantivy.TextAnalyzer:
@@ -145,14 +174,15 @@ def _clean(text: str) -> str:
 def _tokens(text: str) -> Iterator[_Token]:
     for match in _TOKEN_RE.finditer(text):
         negated = match["neg"] is not None
+        field = match["field"].lower() if match["field"] else None
         if match["phrase"] is not None:
-            yield _Token(_Kind.PHRASE, match["phrase"], negated)
-        elif match["word"] == "OR" and not negated:
-            yield _Token(_Kind.OR, "OR", negated)
+            yield _Token(_Kind.PHRASE, match["phrase"], negated, field)
+        elif match["word"] in _OPERATORS and not negated and field is None:
+            yield _Token(_OPERATORS[match["word"]], match["word"], negated)
         elif match["word"].endswith("*"):
-            yield _Token(_Kind.PREFIX, match["word"].rstrip("*"), negated)
+            yield _Token(_Kind.PREFIX, match["word"].rstrip("*"), negated, field)
         else:
-            yield _Token(_Kind.WORD, match["word"], negated)
+            yield _Token(_Kind.WORD, match["word"], negated, field)
 
 
 def _positions(analyzer: tantivy.TextAnalyzer, text: str) -> list[tuple[int, str]]:
@@ -169,9 +199,9 @@ def _leaf(token: _Token, analyzer: tantivy.TextAnalyzer, budget: int) -> Terms |
             stemmed = _positions(analyzer, token.text)
             terms = [*stemmed[:-1], raw[-1]]
             if len(terms) <= budget:
-                return Terms(tuple(terms), prefix=True)
+                return Terms(tuple(terms), prefix=True, field=token.field)
     terms = _positions(analyzer, token.text)[:budget]
-    return Terms(tuple(terms)) if terms else None
+    return Terms(tuple(terms), field=token.field) if terms else None
 
 
 def parse(text: str, *, analyzer: tantivy.TextAnalyzer | None = None) -> Node | None:
@@ -180,24 +210,31 @@ def parse(text: str, *, analyzer: tantivy.TextAnalyzer | None = None) -> Node | 
     groups: list[list[Node]] = []  # ANDed groups of ORed items
     excluded: list[Node] = []
     budget = MAX_TERMS
-    or_pending = last_positive = False
+    or_pending = last_positive = not_pending = False
     for token in _tokens(_clean(text)):
         if budget <= 0:
             break
         if token.kind is _Kind.OR:
             or_pending = last_positive
             continue
+        if token.kind is _Kind.AND:
+            or_pending = False
+            continue
+        if token.kind is _Kind.NOT:
+            not_pending = True
+            continue
         leaf = _leaf(token, analyzer, budget)
         if leaf is None:
             continue
         budget -= len(leaf.terms)
-        if token.negated:
+        negated, not_pending = token.negated or not_pending, False
+        if negated:
             excluded.append(leaf)
         elif or_pending:
             groups[-1].append(leaf)
         else:
             groups.append([leaf])
-        last_positive = not token.negated
+        last_positive = not negated
         or_pending = False
     return _combine(groups, excluded)
 
@@ -227,6 +264,8 @@ def _terms_query(
     within: tantivy.Query | None,
 ) -> tantivy.Query:
     per_field = []
+    if leaf.field is not None:  # one field, whatever its boost
+        field_boosts = {leaf.field: field_boosts.get(leaf.field, 1.0)}
     for field, boost in field_boosts.items():
         query = _field_query(leaf, schema, field)
         if boost != 1.0:
@@ -291,6 +330,8 @@ def highlights(node: Node | None) -> Highlights:
 
     def collect(child: Node) -> None:
         match child:
+            case Terms(field="title"):
+                pass  # snippets are cut from bodies
             case Terms(terms, prefix):
                 texts = [term for _, term in terms]
                 if len(texts) > 1:

@@ -226,3 +226,23 @@ def test_undated_asks_for_undated_or_dated_articles(
     assert listed(undated="false") == {seed_ids["001"]}
     assert listed(undated="true", published_to="2030-01-01") == set()
     assert seeded_client.get("/articles", params={"undated": "true"}).json()["total"] == 2
+
+
+def test_title_search_finds_headlines(seeded_client: TestClient, seed_ids) -> None:
+    assert set(ids_of(seeded_client.get("/articles", params={"q": "Putin"}))) == set(
+        seed_ids.values()
+    )
+    assert ids_of(seeded_client.get("/articles", params={"q": "title:Putin"})) == [seed_ids["002"]]
+    assert ids_of(seeded_client.get("/articles", params={"q": 'title:"military deal"'})) == [
+        seed_ids["002"]
+    ]
+
+
+def test_the_query_syntax_is_documented_with_examples(seeded_client: TestClient) -> None:
+    spec = seeded_client.get("/openapi.json").json()
+    (q,) = [p for p in spec["paths"]["/articles"]["get"]["parameters"] if p["name"] == "q"]
+    for part in ("AND", "OR", "NOT", "-", '"', "*", "title:"):
+        assert part in q["description"], part
+    assert len(q["examples"]) >= 4
+    for example in q["examples"].values():  # each one a query that runs
+        assert seeded_client.get("/articles", params={"q": example["value"]}).status_code == 200

@@ -18,6 +18,7 @@ from app.search.query import (
     Terms,
     build_query,
     english_analyzer,
+    highlights,
     parse,
 )
 
@@ -216,12 +217,38 @@ def test_one_field(index: tantivy.Index) -> None:
 
 
 def test_foreign_syntax_is_plain_words(index: tantivy.Index) -> None:
-    assert found(index, "title:paris") == set()  # needs the word "title"
-    assert found(index, "(london AND paris)") == {"d"}  # "and" is a word: only d's body has it
+    assert found(index, "body:paris") == set()  # only title: is a field: "body" is a word
+    assert found(index, "(london and paris)") == {"d"}  # "and" is a word: only d's body has it
     assert found(index, "(rain OR stocks)") == {"d", "f"}
     assert found(index, "NEAR(london paris)") == set()
     assert found(index, "paris^ ~london") == {"d", "f"}
     assert found(index, "paris^2") == set()  # "2" is a word
+
+
+def test_title_restricts_to_headlines(index: tantivy.Index) -> None:
+    assert found(index, "paris") == {"d", "e", "f"}
+    assert found(index, "title:paris") == found(index, "Title:Paris") == {"e"}
+    assert found(index, 'title:"climate talks"') == {"e"}
+    assert found(index, 'title:"talks climate"') == set()
+    assert found(index, "title:annex*") == {"a", "b"}
+    assert found(index, "title:elect* OR title:markets") == {"c", "f"}
+    assert found(index, "london -title:weather") == {"f", "g"}
+    assert found(index, "london NOT title:weather") == {"f", "g"}
+    assert found(index, "title: paris") == set()  # a lone "title:" is the word "title"
+
+
+def test_title_terms_are_not_highlighted_in_bodies() -> None:
+    assert highlights(parse("title:paris london")).words == ("london",)
+
+
+def test_and_or_not_as_words(index: tantivy.Index) -> None:
+    assert found(index, "london AND paris") == found(index, "london paris") == {"d", "f"}
+    assert found(index, "london NOT paris") == found(index, "london -paris") == {"g"}
+    assert found(index, "NOT london") == {"a", "b", "c", "e", "h"}
+    assert found(index, "london AND NOT paris") == {"g"}
+    assert found(index, "rain OR stocks AND london") == {"d", "f"}
+    assert found(index, "london not paris") == set()  # lowercase: the words "not" and "paris"
+    assert parse("AND") is None and parse("NOT") is None and parse("paris NOT") == parse("paris")
 
 
 # Parse results
