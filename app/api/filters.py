@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from app.api.catalog import Catalog
-from app.ingest.names import lookup_key
+from app.ingest.names import source_key
 from app.schemas import IsoDate
 from app.search.base import ArticleQuery, EntityFilter, Sort
 from app.search.query import SYNTAX, SYNTAX_EXAMPLES
@@ -136,11 +136,12 @@ def entity_filters(
 
 
 def known_sources(catalog: Catalog, session: Session, names: list[str]) -> tuple[str, ...] | None:
-    """Match source names case-insensitively; None if none of them exists."""
+    """Match source names as the loader folds them ("the Example Wire News" finds "Example
+    Wire"); None if none of them exists."""
     if not names:
         return ()
-    wanted = {lookup_key(n) for n in names}
+    wanted = {source_key(n) for n in names}
     matches = tuple(
-        sorted(name for name, _ in catalog.sources(session) if lookup_key(name) in wanted)
+        sorted(name for name, _ in catalog.sources(session) if source_key(name) in wanted)
     )
     return matches or None

@@ -21,7 +21,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from app.ingest import stories
-from app.ingest.names import lookup_key
+from app.ingest.names import SOURCE_ARTICLE, SOURCE_SUFFIXES, lookup_key, source_key
 from app.ingest.parse import ParsedArticle, name_case, source_name
 from app.ingest.stories import driver_sql, raw_cursor
 from app.models import Article, Entity, Mention
@@ -67,19 +67,6 @@ def content_hash(text: str) -> str:
 
 # Words an outlet's name may or may not carry: "The Guardian" is "Guardian", "Reuters News" is
 # "Reuters" when the corpus has both.
-SOURCE_ARTICLE = "The"
-SOURCE_SUFFIXES = ("News", "News Agency", "News Service", "Newswire", "Agency", "Wire Service")
-_SOURCE_KEY_AFFIXES = re.compile(
-    rf"^the\s+|(?:\s+(?:{'|'.join(s.lower() for s in SOURCE_SUFFIXES)}))+$", re.IGNORECASE
-)
-
-
-def source_key(name: str) -> str:
-    """Fold a source name: case, punctuation, a leading "The", a trailing "News" do not matter."""
-    words = " ".join(re.sub(r"[^\w&]+", " ", name.casefold()).split())
-    return _SOURCE_KEY_AFFIXES.sub("", words) or words
-
-
 def source_spellings(name: str) -> set[str]:
     """The spellings of name that source_key folds to the same key and source_name may store."""
     bare = re.sub(rf"^{SOURCE_ARTICLE}\s+", "", name, flags=re.IGNORECASE)

@@ -196,3 +196,16 @@ def name_words(name: str) -> list[str]:
     """Split a person's name into comparable words ("Bashar al-Assad" -> bashar, assad)."""
     words = fold(name).replace(".", " ").split()
     return [re.sub(r"^(?:al|el|ad|as|an|ar)-", "", w) for w in words if w]
+
+
+SOURCE_ARTICLE = "The"
+SOURCE_SUFFIXES = ("News", "News Agency", "News Service", "Newswire", "Agency", "Wire Service")
+_SOURCE_KEY_AFFIXES = re.compile(
+    rf"^the\s+|(?:\s+(?:{'|'.join(s.lower() for s in SOURCE_SUFFIXES)}))+$", re.IGNORECASE
+)
+
+
+def source_key(name: str) -> str:
+    """Fold a source name: case, accents, punctuation, a leading "The", a trailing "News"."""
+    words = " ".join(re.sub(r"[^\w&]+", " ", fold(name)).split())
+    return _SOURCE_KEY_AFFIXES.sub("", words) or words
