@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from pydantic import BaseModel, Field, Strict, TypeAdapter, ValidationError
+from pydantic_core import to_json
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -47,7 +48,7 @@ class Cursors:
         return hmac.digest(self._key, payload, "sha256")[:TAG_BYTES]
 
     def encode(self, position: list[object] | tuple[object, ...], query: str) -> str:
-        payload = json.dumps({"f": query, "p": list(position)}, separators=(",", ":")).encode()
+        payload = to_json({"f": query, "p": position})  # compact JSON
         return base64.urlsafe_b64encode(self._tag(payload) + payload).decode().rstrip("=")
 
     def decode(self, cursor: str, query: str, shape: TypeAdapter[T]) -> T:

@@ -240,8 +240,7 @@ def _pks(
         return
     query = dataclasses.replace(query, limit=BATCH)
     while True:
-        with Session(engine) as session:
-            page = catalog.page(session, query, total=0)
+        page = catalog.page(engine, query, total=0)
         yield [hit.article_pk for hit in page.hits]
         if not page.has_more or not page.hits:
             return
