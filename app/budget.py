@@ -10,13 +10,18 @@ that run the endpoint and the search, so:
   pool and the request stops waiting at the deadline (503). The search itself runs on to its
   end: the request's worker is freed, but that CPU is spent. The pool's size bounds how many
   such searches can run at once; requests queued behind them time out the same way.
-- PostgreSQL (later): `SET statement_timeout` per transaction from the same deadline.
+- PostgreSQL: each read transaction inside a request sets `statement_timeout` and
+  `lock_timeout` (SET LOCAL: they end with the transaction, so the pooled connection comes
+  back as it was) to what is left of the budget; a cancelled statement becomes the same 503.
+- A connection lost under a request (server restart, terminated backend) is a 503 too, logged
+  in one line; the pool replaces the connection at the next checkout (pre-ping).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import math
 import sqlite3
 import threading
@@ -30,11 +35,14 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.errors import Unavailable, disk_full_response, problem_response
 from app.failures import is_disk_full
+
+log = logging.getLogger(__name__)
 
 # SQLite VM steps between deadline checks: about 0.1 ms of work, a negligible overhead.
 PROGRESS_STEPS = 10_000
@@ -100,6 +108,25 @@ def watch_sqlite(connection: sqlite3.Connection) -> None:
     connection.set_progress_handler(_past_deadline, PROGRESS_STEPS)
 
 
+def limit_postgresql(connection: Connection) -> None:
+    """Bound this transaction's statements and lock waits by the request's remaining budget."""
+    left = remaining()
+    if left is None:
+        return
+    if left <= 0:
+        raise over_budget()
+    timeout = f"{max(1, int(left * 1000))}ms"
+    connection.exec_driver_sql(
+        "SELECT set_config('statement_timeout', %(t)s, true), "
+        "set_config('lock_timeout', %(t)s, true)",
+        {"t": timeout},
+    )
+
+
+# PostgreSQL's query_canceled (statement_timeout) and lock_not_available (lock_timeout).
+OVER_BUDGET_STATES = frozenset({"57014", "55P03"})
+
+
 class BudgetMiddleware:
     """Give each read request a deadline `budget` seconds after it arrives."""
 
@@ -163,14 +190,15 @@ class BudgetedSearch:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
-async def _on_operational_error(_: Request, error: Exception) -> JSONResponse:
-    """Turn an interrupted or locked database into a 503 a client can retry, a full disk
+async def _on_database_error(request: Request, error: Exception) -> JSONResponse:
+    """Turn an interrupted, locked or lost database into a 503 a client can retry, a full disk
     into a 507."""
-    assert isinstance(error, OperationalError)
+    assert isinstance(error, DBAPIError)
     if is_disk_full(error):
         return disk_full_response()
     message = str(error.orig)
-    if message == "interrupted" or expired():
+    state = getattr(error.orig, "sqlstate", None)
+    if message == "interrupted" or state in OVER_BUDGET_STATES or expired():
         return problem_response(
             503, over_budget().detail, title=OverBudget.title, headers=retry_after()
         )
@@ -178,9 +206,16 @@ async def _on_operational_error(_: Request, error: Exception) -> JSONResponse:
         return problem_response(
             503, "the database is busy; try again shortly", headers={"Retry-After": "1"}
         )
+    if error.connection_invalidated:
+        # The pool has dropped the connection; the next request gets a fresh one.
+        reason = message.strip().splitlines()[0] if message.strip() else type(error.orig).__name__
+        log.warning("database connection lost (%s %s): %s", request.method, request.url, reason)
+        return problem_response(
+            503, "the database connection was lost; try again", headers={"Retry-After": "1"}
+        )
     raise error
 
 
 def install_budget(app: FastAPI, *, budget_ms: int) -> None:
     app.add_middleware(BudgetMiddleware, budget_ms=budget_ms)
-    app.add_exception_handler(OperationalError, _on_operational_error)
+    app.add_exception_handler(DBAPIError, _on_database_error)

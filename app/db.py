@@ -12,14 +12,22 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.budget import watch_sqlite
+from app.budget import limit_postgresql, watch_sqlite
 
 WRITE_OPTION = "newscorpus_write"
+# The PostgreSQL advisory lock every writer holds until it commits (pg_advisory_xact_lock).
+WRITER_LOCK = 0x6E657773  # "news"
 
 
 def create_db_engine(url: str) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys and writers that lock up front."""
+    """Create an engine; SQLite gets WAL, foreign keys and writers that lock up front;
+    PostgreSQL gets the same one writer at a time, and reads bounded by the time budget."""
     parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        # pre_ping: a connection the server dropped (restart, failover) is replaced at checkout.
+        engine = create_engine(url, pool_pre_ping=True)
+        _configure_postgresql(engine)
+        return engine
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
@@ -50,6 +58,22 @@ def _configure_sqlite(engine: Engine) -> None:
         # A writer takes the lock at BEGIN, so it never fails half-way with "database is locked".
         immediate = conn.get_execution_options().get(WRITE_OPTION)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    @event.listens_for(engine, "begin")
+    def on_begin(conn):  # type: ignore[no-untyped-def]
+        if not conn.get_execution_options().get(WRITE_OPTION):
+            limit_postgresql(conn)  # a read inside a request stops at its deadline
+            return
+        # Writers take turns, as SQLite's BEGIN IMMEDIATE makes them, until they commit. Why:
+        # the index follows `articles.seq` up to a watermark, so a seq must never commit after
+        # a higher one (a plain sequence would let it, and that article would never be
+        # indexed). Holding one lock from numbering to commit makes the commit order the seq
+        # order; it also keeps story assignment (which reads what the articles before it
+        # decided) and the get-or-create of entities free of races. Writers spend most of
+        # their time outside it: reading, parsing and extracting happen before they begin.
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITER_LOCK})")
 
 
 def session_factory(engine: Engine, *, write: bool = False) -> sessionmaker[Session]:

@@ -72,8 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_middleware(app, settings)
     # export before articles: /articles/export is not an article's id.
     for module in (export, articles, timeline, stories, entities, sources, health):
-        # Any route may answer 400 (an unknown query parameter), and 503 when over its time
-        # budget or the database is busy.
+        # Any route may answer 400 (an unknown query parameter, a NUL character in its path or
+        # query), and 503 when over its time budget or the database is busy or lost.
         app.include_router(module.router, responses=problems(400, 503))
     app.include_router(explore.router)
     explore.mount_assets(app)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -94,6 +95,35 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+class NulMiddleware:
+    """Answer 400 for a NUL character in the path or the query string, on every backend alike:
+    no stored id or name holds one (PostgreSQL's text cannot), so no lookup could match, and
+    PostgreSQL's driver refuses to send one."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (detail := _nul_in(scope)) is not None:
+            await problem_response(400, detail)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _nul_in(scope: Scope) -> str | None:
+    """Say where the request's path or query holds a NUL character; None if it holds none."""
+    if "\x00" in scope["path"]:
+        return "the path contains a NUL character (%00)"
+    raw: bytes = scope["query_string"]
+    if b"%00" not in raw and b"\x00" not in raw:  # most requests: no parsing
+        return None
+    for name, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):  # as Starlette
+        if "\x00" in name + value:
+            where = f"parameter {name}" if name.isidentifier() else "query string"
+            return f"the {where} contains a NUL character (%00)"
+    return None
 
 
 class SecurityHeadersMiddleware:
@@ -227,7 +257,7 @@ async def _method_not_allowed(request: Request, error: Exception) -> JSONRespons
 
 
 def install_middleware(app: FastAPI, settings: Settings) -> None:
-    """Install the middleware stack, outermost last: headers > HEAD > compression > CORS >
+    """Install the middleware stack, outermost last: headers > NUL > HEAD > compression > CORS >
     conditional GET > body limit > budget."""
     install_budget(app, budget_ms=settings.query_budget_ms)
     app.add_exception_handler(405, _method_not_allowed)
@@ -244,4 +274,5 @@ def install_middleware(app: FastAPI, settings: Settings) -> None:
         )
     app.add_middleware(CompressMiddleware, minimum_size=COMPRESS_MIN_BYTES)
     app.add_middleware(HeadMiddleware)
+    app.add_middleware(NulMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)

@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, LargeBinary, MetaData, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING_CONVENTION = {
@@ -16,8 +27,16 @@ NAMING_CONVENTION = {
 }
 
 
+# Integers are 64-bit on both backends, as SQLite's always are: PostgreSQL's 32-bit INTEGER
+# would cap ids and counters (mention pks pass 2^31 after a few re-extractions of 10M articles;
+# the index's sort key holds 40-bit article pks) and refuse larger values a client sends.
+# SQLite keeps INTEGER: only "INTEGER PRIMARY KEY" is its rowid.
+INT64 = BigInteger().with_variant(Integer(), "sqlite")
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {int: INT64}
 
 
 class Article(Base):
@@ -188,7 +207,7 @@ class StoryKey(Base):
 
     __tablename__ = "story_keys"
 
-    key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    key: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     day: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)  # 0: undated
     article_pk: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
 
@@ -209,7 +228,7 @@ class StoryTerm(Base):
 
     __tablename__ = "story_terms"
 
-    key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    key: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     df: Mapped[int]
 
     __table_args__ = ({"sqlite_with_rowid": False},)

@@ -195,12 +195,14 @@ def _assert_no_scan(client: TestClient, statements: list[tuple[str, object]]) ->
         assert not [d for d in details if "TEMP B-TREE" in d], (sql, details)
 
 
+@pytest.mark.sqlite_only("reads SQLite's query plans")
 def test_listings_and_filters_never_scan_a_table(listed: TestClient) -> None:
     statements = _statements(listed, LISTINGS_AND_FILTERS)
     assert any("substr" in sql and "ORDER BY articles.published_at" in sql for sql, _ in statements)
     _assert_no_scan(listed, statements)
 
 
+@pytest.mark.sqlite_only("reads SQLite's query plans")
 def test_entity_filters_facets_and_details_never_scan_a_table(seeded_client: TestClient) -> None:
     first = seeded_client.get("/articles", params={"limit": 1}).json()["items"][0]["id"]
     entity = seeded_client.get(f"/articles/{first}").json()["entities"][0]
@@ -258,7 +260,9 @@ def test_no_rendered_search_is_kept_without_cached_pages() -> None:
     assert catalog.recent_page("a") is None
 
 
-def test_entity_lookups_read_indexes_then_the_cache(seeded_client: TestClient) -> None:
+def test_entity_lookups_read_indexes_then_the_cache(
+    seeded_client: TestClient, backend: str
+) -> None:
     engine = seeded_client.app.state.engine  # type: ignore[attr-defined]
     first = seeded_client.get("/articles", params={"limit": 1}).json()["items"][0]["id"]
     entity = seeded_client.get(f"/articles/{first}").json()["entities"][0]
@@ -291,7 +295,8 @@ def test_entity_lookups_read_indexes_then_the_cache(seeded_client: TestClient) -
     selects = [sql for sql, _ in captured if sql.lstrip().upper().startswith("SELECT")]
     assert len(selects) == 4  # the corpus version, two names, the ids
     assert len(captured) == statements  # then nothing
-    _assert_no_scan(seeded_client, captured)
+    if backend == "sqlite":  # PostgreSQL's planner rightly scans tables of a few rows
+        _assert_no_scan(seeded_client, captured)
 
 
 def test_entity_lookups_follow_an_extraction(tmp_path: Path) -> None:

@@ -129,3 +129,21 @@ def test_every_host_of_a_database_accepts_its_cursors(tmp_path: Path) -> None:
     with TestClient(create_app(other)) as elsewhere:
         found = elsewhere.get("/stories", params={"limit": 1, "cursor": cursor})
         assert_problem(found, 400)
+
+
+def test_cursor_values_past_an_integer_column_are_400_and_its_largest_is_served(
+    seeded_client: TestClient,
+) -> None:
+    """The same answers on both backends (PostgreSQL used to answer 500 past 2^31)."""
+    from app.api.cursors import INT_MAX, fingerprint
+
+    signed = seeded_client.app.state.cursors  # type: ignore[attr-defined]
+    for path, params, too_big, largest in [
+        ("/articles", ArticleParams(), [0.0, 1 << 31, 1], [0.0, (1 << DAY_SHIFT) | INT_MAX, 1]),
+        ("/entities", EntityParams(), [INT_MAX + 1, "e"], [INT_MAX, "e"]),
+        ("/stories", StoryParams(), [10**30, "s"], [INT_MAX, "s"]),
+    ]:
+        cursor = signed.encode(too_big, fingerprint(params))
+        assert seeded_client.get(path, params={"cursor": cursor}).status_code == 400, path
+        cursor = signed.encode(largest, fingerprint(params))
+        assert seeded_client.get(path, params={"cursor": cursor}).status_code == 200, path

@@ -202,3 +202,24 @@ def test_timeline_is_documented_with_the_filters_of_articles(corpus_client: Test
     assert operation["description"] or operation["summary"]
     schema = spec["components"]["schemas"]["Timeline"]
     assert schema["examples"][0]["buckets"]
+
+
+def test_timeline_and_export_of_the_seeds(seeded_client: TestClient) -> None:
+    import json
+
+    timeline = seeded_client.get("/timeline", params={"q": "Ossetia", "interval": "year"}).json()
+    assert timeline["buckets"] == [{"start": "2017-01-01", "count": 1}]
+    assert timeline["undated"] == 2 and timeline["total"] == 3
+    found = seeded_client.get("/articles", params={"q": "Ossetia"}).json()["items"]
+    listed = [i["id"] for i in found]
+    for form in ("ndjson", "csv"):
+        params = {"q": "Ossetia", "format": form, "fields": "id,credits", "include": "entities"}
+        response = seeded_client.get("/articles/export", params=params)
+        assert response.status_code == 200
+        lines = response.text.strip().splitlines()
+        if form == "ndjson":
+            records = [json.loads(line) for line in lines]
+            assert [r["id"] for r in records] == listed
+            assert all(r["entities"] for r in records)
+        else:
+            assert lines[0] == "id,credits,people,places,organisations" and len(lines) == 4

@@ -220,3 +220,23 @@ def test_stored_hostile_text_reads_back(writable: TestClient) -> None:
     article = writable.get(f"/articles/{created.json()['id']}")
     assert article.json()["body"].startswith("Text with <script>")
     assert json.loads(article.text)["id"] == created.json()["id"]
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("/articles?person=%00", "parameter person"),
+        ("/articles?q=a%00b", "parameter q"),
+        ("/entities?q=%00", "parameter q"),
+        ("/stories?org=x%00&limit=5", "parameter org"),
+        ("/articles?%00=1", "query string"),
+        ("/articles/%00", "path"),
+        ("/entities/a%00b", "path"),
+        ("/articles/x%00/related", "path"),
+    ],
+)
+def test_a_nul_character_is_a_400_naming_where(client: TestClient, url: str, named: str) -> None:
+    """No stored value can hold a NUL (PostgreSQL's text cannot): both backends say so alike."""
+    response = client.get(url)
+    assert response.status_code == 400 and failure(response) is None
+    assert named in response.json()["detail"]

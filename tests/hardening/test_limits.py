@@ -108,6 +108,7 @@ def test_without_keys_nothing_can_change_the_corpus(seeded_client: TestClient) -
     assert seeded_client.get("/articles").json()["total"] == before
 
 
+@pytest.mark.sqlite_only("SQLite's own interruption (a progress handler)")
 def test_sqlite_statement_stops_at_the_deadline(tmp_path: Path) -> None:
     engine = create_db_engine(f"sqlite:///{tmp_path / 'x.db'}")
     with engine.connect() as connection, budget.deadline(0.05):

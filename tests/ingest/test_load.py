@@ -281,3 +281,21 @@ def test_reextraction_brings_older_source_spellings_into_line(tmp_path: Path) ->
     with Session(engine) as session:
         stored = dict(session.execute(select(Article.origin, Article.source)).all())
     assert stored == {"post:0": "Reuters", "post:1": "Reuters", "post:2": "Example Wire News"}
+
+
+def test_spellings_of_one_source_fold_to_the_first(tmp_path: Path) -> None:
+    from app.ingest.parse import ParsedArticle
+
+    engine = migrated_engine(make_settings(tmp_path))
+    with write_session(engine) as session:
+        for sources in (["Example Wire", "EXAMPLE WIRE"], ["The Example Wire News", "example"]):
+            load_articles(
+                session,
+                [
+                    Prepared(f"post:{s}", ParsedArticle(body=f"{s}.", source=s), content_hash(s))
+                    for s in sources
+                ],
+            )
+    with Session(engine) as session:
+        stored = session.scalars(select(Article.source).where(Article.origin.like("post:%")))
+        assert sorted(stored) == ["Example Wire"] * 3 + ["example"]

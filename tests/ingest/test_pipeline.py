@@ -161,14 +161,22 @@ def test_pending_extraction_resumes_where_an_interrupted_one_stopped(
     done = [pk for pk, (_, mentions) in before.items() if mentions]
     assert len(done) == 1 and done[0] == min(before)  # the first article, committed
 
-    statements = []
-    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2:4]))
     assert reextract(engine=engine, extractor=extractor, only_pending=True) == 2
     after = _seqs_and_mentions(engine)
     assert after[done[0]] == before[done[0]]  # not extracted again
     assert all(mentions for _, mentions in after.values())
     assert reextract(engine=engine, extractor=extractor, only_pending=True) == 0
 
+
+@pytest.mark.sqlite_only("reads SQLite's query plans")
+def test_finding_pending_articles_scans_no_table(
+    tmp_path: Path, extractor: EntityExtractor
+) -> None:
+    engine = migrated_engine(make_settings(tmp_path))
+    ingest(engine, [SEEDS], None)
+    statements = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2:4]))
+    assert reextract(engine=engine, extractor=extractor, only_pending=True) == 3
     # Finding the pending articles walks the articles by pk and looks mentions up by index.
     reads = [(sql, params) for sql, params in statements if "NOT (EXISTS" in sql]
     assert reads
