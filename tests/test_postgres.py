@@ -191,5 +191,7 @@ def test_a_lost_connection_is_a_503_in_one_log_line_then_recovers(
         assert len(lost) == 1 and lost[0].exc_info is None
         assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
         assert client.get("/articles").status_code == 200
+        with app.state.engine.connect() as connection:  # one idle in the pool, at least
+            connection.execute(text("SELECT 1"))
         assert terminate("%") >= 1  # every connection of the pool, idle ones included
         assert client.get("/articles").status_code == 200
