@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import SEEDS, ingest, make_settings, migrated_engine
 from tests.operations.helpers import invoke, one_line_error
 
 
+# The command runs in a subprocess with only NEWSCORPUS_DATA_DIR: its database is the SQLite
+# file there (tests/operations/helpers.py).
+@pytest.mark.sqlite_only("runs `newscorpus` on the data directory's SQLite file")
 def test_status_shows_what_an_operator_needs_on_one_screen(tmp_path: Path) -> None:
     engine = migrated_engine(make_settings(tmp_path / "data"))
     ingest(engine, [SEEDS], None)  # not yet indexed; stories assigned; no spaCy entities
@@ -31,6 +36,7 @@ def test_status_shows_what_an_operator_needs_on_one_screen(tmp_path: Path) -> No
     assert "free for" in lines["disk"]
 
 
+@pytest.mark.sqlite_only("a database file that does not exist yet")
 def test_status_creates_no_database(tmp_path: Path) -> None:
     line = one_line_error(invoke("status", cwd=tmp_path), 1)
     assert "no database at" in line and "newscorpus migrate" in line
