@@ -61,6 +61,7 @@ def _wait_for(condition, what: str, seconds: float = 90) -> None:  # type: ignor
         time.sleep(0.2)
 
 
+@pytest.mark.sqlite_only("the database file is on the full disk (a server's is elsewhere)")
 def test_a_full_disk(small_disk: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     data = small_disk / "data"
     settings = make_settings(data, api_keys=[KEY])
