@@ -27,7 +27,7 @@ from tests.api.test_articles import assert_problem
 from tests.conftest import SEEDS, ingest, make_settings, migrated_engine
 
 pytestmark = pytest.mark.postgresql_only("what PostgreSQL does with concurrent sessions")
-KEY = "pg-key"
+KEY = "pg-writers-key-0123456789"
 
 
 def article(n: int) -> Prepared:
