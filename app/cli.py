@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
 import os
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from multiprocessing.sharedctypes import Synchronized
-from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,6 +29,7 @@ from app.failures import (
     is_disk_full,
     sqlite_path,
 )
+from app.indexer import FollowerFailed, IndexFollower
 from app.ingest.pipeline import load_extractor
 from app.migrate import upgrade_to_head
 from app.models import Article
@@ -158,7 +156,7 @@ def ingest_into(settings: Settings, engine: Engine, paths: list[Path], *, extrac
     files = list(iter_article_files(paths))
     refuse_same_ids(files)
     extractor = load_extractor(settings) if extract else None
-    follower = _IndexFollower(settings) if not extract and len(files) >= FOLLOW_FILES else None
+    follower = IndexFollower(settings) if not extract and len(files) >= FOLLOW_FILES else None
     try:
         with Progress(transient=True) as progress:
             task = progress.add_task("ingesting", total=len(files))
@@ -187,8 +185,10 @@ def ingest_into(settings: Settings, engine: Engine, paths: list[Path], *, extrac
     click.echo(report.summary())
     if not extract:
         _note_pending_stories(engine)
-    if follower is None or not follower.finish():
+    if follower is None:
         _catch_up_index(settings, engine)
+    else:
+        _finish_following(settings, engine, follower)
     return not report.failed
 
 
@@ -204,7 +204,6 @@ def _text_size(files: list[tuple[Path, str]]) -> int:
 # A bulk load of at least this many files indexes while it loads, in a second process, instead
 # of after it (278 s after a 446 s load at 1M articles).
 FOLLOW_FILES = 20_000
-FOLLOW_POLL = 0.2  # seconds between looks for the loader's next commit
 # Indexing costs the most CPU per article (about 60 % of a bulk load's). The reading processes
 # yield the CPU to it, so that the index keeps up with the load rather than finishing long
 # after it (at 100k on a busy machine: done 17-19 s after the load instead of 28-37 s, the
@@ -212,61 +211,16 @@ FOLLOW_POLL = 0.2  # seconds between looks for the loader's next commit
 READER_NICENESS = 10
 
 
-class _IndexFollower:
-    """A child process that indexes what the loader commits while it loads, then catches up
-    once the load is over. The index's watermark moves only after its commits, as in any
-    catch-up: a crash of either process leaves nothing but articles to index again."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._stopping = multiprocessing.Event()
-        self._indexed = multiprocessing.Value("q", 0)
-        self._process = multiprocessing.Process(
-            target=_follow,
-            args=(settings, self._stopping, self._indexed, os.getpid()),
-            name="newscorpus-index-follower",
-            daemon=True,  # never outlives an interrupted load
-        )
-        self._process.start()
-
-    def stop(self) -> None:
-        """Tell it the load is over: it catches up with the rest and exits."""
-        self._stopping.set()
-
-    def finish(self) -> bool:
-        """Wait for it and report; False if it failed (the caller catches up itself)."""
-        self.stop()
-        self._process.join()
-        if self._process.exitcode == FOLLOWER_BUSY:
-            click.echo("a running server holds the index: it will index the new articles")
-        elif self._process.exitcode != 0:
-            return False
-        else:
-            click.echo(f"indexed {self._indexed.value} articles")
-        return True
-
-
-FOLLOWER_BUSY = 3  # the follower's exit status when another process holds the index writer
-
-
-def _follow(
-    settings: Settings, stopping: EventType, indexed: Synchronized[int], parent: int
-) -> None:
-    """The follower's body: index each transaction the loader commits as it comes, committing
-    the index every COMMIT_EVERY articles, until the load is over (or its parent is gone: it
-    must not hold the index writer for ever); then what is left, and a last commit."""
-    engine = create_db_engine(settings.resolved_database_url)  # never the parent's connections
-    index = TantivyIndex(settings.resolved_index_dir, engine)
-
-    def loading() -> bool:
-        return not stopping.wait(FOLLOW_POLL) and os.getppid() == parent
-
+def _finish_following(settings: Settings, engine: Engine, follower: IndexFollower) -> None:
     try:
-        indexed.value = index.catch_up(more=loading)
-    except IndexBusy:
-        raise SystemExit(FOLLOWER_BUSY) from None
-    finally:
-        index.close()
-        engine.dispose()
+        indexed = follower.finish()
+    except FollowerFailed:
+        _catch_up_index(settings, engine)  # it failed: index here
+        return
+    if indexed is None:
+        click.echo("a running server holds the index: it will index the new articles")
+    else:
+        click.echo(f"indexed {indexed} articles")
 
 
 def _readers(files: int, *, extract: bool) -> int:
@@ -407,23 +361,34 @@ def extract(pending: bool) -> None:
 
     Every article (after a model, rule or alias-table change; stories are then regrouped),
     or with --pending those of an `ingest --no-extract` (which then get a story)."""
-    from app.ingest.pipeline import WITHOUT_ENTITIES, reextract
+    from app.ingest.pipeline import BATCH_SIZE, WITHOUT_ENTITIES, reextract
+    from app.ingest.workers import extract_shared, stories_turn
 
     settings = get_settings()
     engine = _ready_engine(settings)
     where = WITHOUT_ENTITIES if pending else None
     with _progress_over_articles(engine, "extracting", where=where) as advance:
-        done = reextract(
-            engine=engine,
-            extractor=load_extractor(settings),
-            only_pending=pending,
-            on_progress=advance,
-        )
+        if pending and engine.dialect.name == "postgresql":  # beside any number of workers
+            done = extract_shared(
+                engine=engine,
+                extractor=load_extractor(settings),
+                batch_size=BATCH_SIZE,
+                lease_seconds=settings.extract_lease_seconds,
+                on_progress=advance,
+            )
+        else:
+            done = reextract(
+                engine=engine,
+                extractor=load_extractor(settings),
+                only_pending=pending,
+                on_progress=advance,
+            )
     click.echo(f"extracted entities of {done} articles")
-    if pending:
-        _assign_pending_stories(engine)  # after extraction: their entities count in the decision
-    else:
-        _regroup_stories(engine)  # every article's entities changed: so may its story
+    with stories_turn(engine):  # story assignment depends on order: one process at a time
+        if pending:
+            _assign_pending_stories(engine)  # after extraction: their entities count
+        else:
+            _regroup_stories(engine)  # every article's entities changed: so may its story
     _catch_up_index(settings, engine)
 
 

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(default=5_000_000, gt=0)
     api_keys: list[str] = Field(default_factory=list)  # JSON list; empty: writes disabled
     index_poll_seconds: float = Field(default=0.5, gt=0)
+    # How long an `extract --pending` worker may hold a batch (PostgreSQL): a killed worker's
+    # batch goes to the others after this. Far above a batch's few seconds of extraction.
+    extract_lease_seconds: float = Field(default=600, gt=0)
     # Hardening: see app/middleware.py and app/budget.py.
     query_budget_ms: int = Field(default=5_000, gt=0)  # per read request: database and index
     search_threads: int = Field(default=4, gt=0)  # index searches run on this bounded pool

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -232,3 +233,15 @@ class StoryTerm(Base):
     df: Mapped[int]
 
     __table_args__ = ({"sqlite_with_rowid": False},)
+
+
+class ExtractionLease(Base):
+    """An article an extraction worker holds until `expires_at` (app.ingest.workers)."""
+
+    __tablename__ = "extraction_leases"
+
+    article_pk: Mapped[int] = mapped_column(
+        ForeignKey("articles.pk", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    worker: Mapped[str] = mapped_column(String(128))  # host:pid
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

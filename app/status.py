@@ -52,15 +52,13 @@ def index_lag(settings: Settings, engine: Engine) -> str:
     return f"{lag:,} article changes not yet searchable ({where})" if lag else f"none ({where})"
 
 
-def pending_extraction(settings: Settings, engine: Engine) -> str:
-    from app.ingest.pipeline import WITHOUT_ENTITIES
+def extraction(settings: Settings, engine: Engine) -> str:
+    from app.ingest.workers import extraction_counts
 
     with Session(engine) as session:
-        without = select(func.count()).select_from(Article).where(WITHOUT_ENTITIES)
-        count = session.scalar(without) or 0
-    return f"{count:,} articles without entities" + (
-        ": `newscorpus extract --pending`" if count else ""
-    )
+        counts = extraction_counts(session)
+    text = f"{counts.pending:,} pending, {counts.claimed:,} claimed by workers, {counts.done:,} done"
+    return text + (": `newscorpus extract --pending`" if counts.pending else "")
 
 
 def pending_stories(settings: Settings, engine: Engine) -> str:
@@ -83,7 +81,7 @@ LINES: list[tuple[str, Line]] = [
     ("schema", schema),
     ("articles", articles),
     ("index lag", index_lag),
-    ("extraction", pending_extraction),
+    ("extraction", extraction),
     ("stories", pending_stories),
     ("disk", disk),
 ]

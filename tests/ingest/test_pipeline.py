@@ -198,13 +198,14 @@ def _cli_ingest(tmp_path: Path, corpus: Path) -> str:
 
 def test_a_bulk_load_indexes_while_it_loads(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import app.cli
+    import app.indexer
     from app.ingest import pipeline
 
     # One file a reading task and a transaction: the follower sees several commits.
     monkeypatch.setattr(pipeline, "BULK_BATCH_SIZE", 1)
     monkeypatch.setattr(pipeline, "BULK_COMMIT_ROWS", 1)
     monkeypatch.setattr(app.cli, "FOLLOW_FILES", 1)
-    monkeypatch.setattr(app.cli, "FOLLOW_POLL", 0.01)
+    monkeypatch.setattr(app.indexer, "FOLLOW_POLL", 0.01)
     monkeypatch.setenv("NEWSCORPUS_DATA_DIR", str(tmp_path / "data"))
     assert "indexed 3 articles" in _cli_ingest(tmp_path, SEEDS)
     assert "indexed 0 articles" in _cli_ingest(tmp_path, SEEDS)  # nothing new: nothing indexed
@@ -225,14 +226,18 @@ def test_extract_pending_takes_the_articles_of_a_bulk_load(
     monkeypatch.setenv("NEWSCORPUS_DATA_DIR", str(tmp_path / "data"))
     _cli_ingest(tmp_path, SEEDS)
     outputs = []
-    for _ in range(2):
+    for command in (["status"], ["extract", "--pending"], ["extract", "--pending"], ["status"]):
         get_settings.cache_clear()
-        result = CliRunner().invoke(cli, ["extract", "--pending"])
+        result = CliRunner().invoke(cli, command)
         assert result.exit_code == 0, result.output
         outputs.append(result.output)
     get_settings.cache_clear()
-    assert "extracted entities of 3 articles" in outputs[0]
-    assert "extracted entities of 0 articles" in outputs[1]  # nothing left to do
+    assert "extraction: 3 pending, 0 claimed, 0 done" in outputs[0]
+    assert "stories: 3 articles without one" in outputs[0]
+    assert "extracted entities of 3 articles" in outputs[1]
+    assert "extracted entities of 0 articles" in outputs[2]  # nothing left to do
+    assert "extraction: 0 pending, 0 claimed, 3 done" in outputs[3]
+    assert "stories: 0 articles without one" in outputs[3]
 
 
 def test_a_bulk_loads_transactions_grow_at_its_start_and_shrink_at_its_end(
@@ -288,13 +293,13 @@ def test_a_bulk_load_leaves_a_busy_index_to_its_holder(tmp_path: Path, monkeypat
 def test_the_follower_stops_when_its_parent_is_gone(tmp_path: Path) -> None:
     import multiprocessing
 
-    from app.cli import _follow
+    from app.indexer import follow
 
     settings = make_settings(tmp_path)
     ingest(migrated_engine(settings), [SEEDS], None)
     indexed = multiprocessing.Value("q", 0)
     # Never told to stop, and its "parent" is not its parent: it catches up once and returns.
-    _follow(settings, multiprocessing.Event(), indexed, parent=-1)
+    follow(settings, multiprocessing.Event(), indexed, parent=-1)
     assert indexed.value == 3
 
 
