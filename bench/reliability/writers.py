@@ -1,14 +1,14 @@
 """Many writers on one PostgreSQL database, read by two API hosts: no 5xx, every article stored
 once and indexed once on every host.
 
-    .venv/bin/python -m bench.reliability.writers --posts 62 --files 2000
+    .venv/bin/python -m bench.reliability.writers --posts 62 --each 5 --files 2000
 
 Two API servers (each its own data directory, so its own index: two hosts) share a fresh
 PostgreSQL database on 127.0.0.1:5432 (or --server). At once: `--posts` client threads each
 POST articles to one server or the other (alternating), and two `newscorpus ingest
---no-extract` processes load the same generated corpus (one of them finds each file already
-loaded, or loads it first). Then every host must count every article once, and find each
-posted article by its own word.
+--no-extract` processes load the same corpus (each file is stored once: whichever load
+reaches it first stores it, the other finds it unchanged). Then every host must count every
+article once, and find each posted article by its own word.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from bench.reliability.common import (
     ROOT,
     VENV_BIN,
     child_env,
-    generate_files,
     machine,
     serve,
 )
@@ -60,8 +59,7 @@ def main() -> None:
 
 
 def run(tmp: Path, url: str, args: argparse.Namespace) -> None:
-    corpus = generate_files(args.files, tmp / "corpus")
-    (corpus / "planted.tsv").unlink(missing_ok=True)
+    corpus = harbour_news(tmp / "corpus", args.files)
     env = child_env(database_url=url, data_dir=str(tmp / "cli"))
     subprocess.run([str(VENV_BIN / "newscorpus"), "migrate"], env=env, check=True, cwd=ROOT)
     hosts = {"database_url": url, "api_keys": f'["{KEY}"]'}
@@ -122,6 +120,20 @@ def run(tmp: Path, url: str, args: argparse.Namespace) -> None:
         failed = sum(n for s, n in statuses.items() if s >= 500)
         ok = not failed and exits == [0, 0] and stored == origins == seqs == expected
         print("PASS" if ok else "FAIL")
+
+
+def harbour_news(directory: Path, count: int) -> Path:
+    """Short distinct articles (no generator: this runs with the project's own dependencies)."""
+    places = ("Valletta", "Lisbon", "Tallinn", "Riga", "Oslo", "Porto", "Gdansk", "Bergen")
+    for n in range(count):
+        sub = directory / f"{n // 500:03d}"
+        sub.mkdir(parents=True, exist_ok=True)
+        here, there = places[n % 8], places[(n // 8) % 8]
+        (sub / f"{n:06d}.txt").write_text(
+            f"Harbour news {n}\n\nThe harbour of {here} reopened on day {n}, officials said; "
+            f"ferry {n} sailed for {there}.\n"
+        )
+    return directory
 
 
 def converge(server: str, expected: int, timeout: float = 300) -> int:
