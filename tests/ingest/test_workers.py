@@ -33,7 +33,8 @@ from app.ingest.workers import CLAIM
 engine = create_engine(sys.argv[1])
 with engine.begin() as connection:
     claim = {"after": 0, "size": 5, "lease": 2.0, "worker": "doomed"}
-    print(len(connection.scalars(CLAIM, claim).all()), flush=True)
+    leased = len(connection.scalars(CLAIM, claim).all())
+print(leased, flush=True)  # committed: the lease is there for the others to see
 time.sleep(600)
 """
 
