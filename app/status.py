@@ -57,7 +57,7 @@ def extraction(settings: Settings, engine: Engine) -> str:
 
     with Session(engine) as session:
         counts = extraction_counts(session)
-    text = f"{counts.pending:,} pending, {counts.claimed:,} claimed by workers, {counts.done:,} done"
+    text = f"{counts.pending:,} pending, {counts.claimed:,} claimed, {counts.done:,} done"
     return text + (": `newscorpus extract --pending`" if counts.pending else "")
 
 

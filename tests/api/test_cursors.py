@@ -139,7 +139,12 @@ def test_cursor_values_past_an_integer_column_are_400_and_its_largest_is_served(
 
     signed = seeded_client.app.state.cursors  # type: ignore[attr-defined]
     for path, params, too_big, largest in [
-        ("/articles", ArticleParams(), [0.0, 1 << 31, 1], [0.0, (1 << DAY_SHIFT) | INT_MAX, 1]),
+        (
+            "/articles",
+            ArticleParams(),
+            [0.0, 1 << 31, 1, 0],
+            [0.0, (1 << DAY_SHIFT) | INT_MAX, 1, 0],
+        ),
         ("/entities", EntityParams(), [INT_MAX + 1, "e"], [INT_MAX, "e"]),
         ("/stories", StoryParams(), [10**30, "s"], [INT_MAX, "s"]),
     ]:

@@ -63,7 +63,9 @@ def server(tmp_path_factory: pytest.TempPathFactory, extractor) -> Iterator[str]
     yield from serve(tmp_path_factory.mktemp("browser"), [files], extractor)
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API runs an event loop in this thread while it is open, and
+# tests after these (asyncio.run) need the thread without one.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium; .ci/run does)")

@@ -7,6 +7,10 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pytest
+
+# The page is the same on both backends; the API beneath it runs on both in tests/api.
+pytestmark = pytest.mark.sqlite_only("the page's server runs on SQLite; its API is tested on both")
 
 
 def ready(page, view: str = "search") -> None:  # type: ignore[no-untyped-def]

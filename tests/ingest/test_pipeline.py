@@ -233,11 +233,11 @@ def test_extract_pending_takes_the_articles_of_a_bulk_load(
         outputs.append(result.output)
     get_settings.cache_clear()
     assert "extraction: 3 pending, 0 claimed, 0 done" in outputs[0]
-    assert "stories: 3 articles without one" in outputs[0]
+    assert "3 articles without a story" in outputs[0]
     assert "extracted entities of 3 articles" in outputs[1]
     assert "extracted entities of 0 articles" in outputs[2]  # nothing left to do
     assert "extraction: 0 pending, 0 claimed, 3 done" in outputs[3]
-    assert "stories: 0 articles without one" in outputs[3]
+    assert "0 articles without a story" in outputs[3]
 
 
 def test_a_bulk_loads_transactions_grow_at_its_start_and_shrink_at_its_end(

@@ -69,6 +69,7 @@ def test_two_files_with_the_same_id_are_refused_and_nothing_is_loaded(tmp_path: 
 # -- one line for each failure an operator can fix (item 6 of issue 19) --
 
 
+@pytest.mark.sqlite_only("the database file goes in the data directory")
 def test_an_unwritable_data_directory(tmp_path: Path) -> None:
     (tmp_path / "taken").write_text("a file where the data directory should be")
     settings = {"NEWSCORPUS_DATA_DIR": str(tmp_path / "taken" / "data")}
@@ -76,6 +77,7 @@ def test_an_unwritable_data_directory(tmp_path: Path) -> None:
     assert "cannot write" in line and "taken" in line and "NEWSCORPUS_DATA_DIR" in line
 
 
+@pytest.mark.sqlite_only("a SQLite file that is not one")
 def test_a_database_file_that_is_not_a_database(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "newscorpus.db").write_text("a shopping list\n" * 100)

@@ -31,7 +31,7 @@ def test_status_shows_what_an_operator_needs_on_one_screen(tmp_path: Path) -> No
     assert "(the newest)" in lines["schema"]
     assert lines["articles"].strip() == "3"
     assert "3 article changes not yet searchable" in lines["index lag"]
-    extraction = f"{unextracted} pending, 0 claimed by workers, {3 - unextracted} done"
+    extraction = f"{unextracted} pending, 0 claimed, {3 - unextracted} done"
     assert extraction in lines["extraction"]
     assert "0 articles without a story" in lines["stories"]
     assert "free for" in lines["disk"]
