@@ -132,6 +132,7 @@ def test_plain_listings_are_what_the_page_model_renders(listed: TestClient, sort
             break
 
 
+@pytest.mark.sqlite_only("traces SQLite's statements")
 def test_a_plain_listing_reads_only_its_page_while_the_version_is_fresh(
     listed: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
