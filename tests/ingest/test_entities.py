@@ -6,13 +6,16 @@ import json
 from pathlib import Path
 
 import pytest
+from spacy.tokens import Span
 
 from app.ingest.entities import (
     EntityExtractor,
     FoundEntity,
     _common_words,
+    _joined_ents,
     _mentions_nothing,
     _name_parts,
+    _other_names,
 )
 from app.ingest.evaluate import evaluate, score
 from app.ingest.gazetteer import load_aliases
@@ -444,3 +447,34 @@ def test_an_organisation_ner_missed_is_found_by_its_head_word(extractor: EntityE
 def test_a_name_ends_before_a_nationality_it_runs_into() -> None:
     text = "the Harbour Trust on Italian television"
     assert [text[a:b] for a, b in _name_parts(text, 4, len(text) - 11)] == ["Harbour Trust"]
+
+
+def test_a_remit_cut_at_and_is_joined_back(extractor: EntityExtractor) -> None:
+    doc = extractor.nlp.make_doc("The Office for Coastal Planning and Harbour Affairs said so.")
+    doc.ents = [Span(doc, 1, 5, label="ORG"), Span(doc, 6, 8, label="ORG")]
+    assert [e.text for e in _joined_ents(doc)] == [
+        "Office for Coastal Planning and Harbour Affairs"
+    ]
+
+
+def test_two_bodies_joined_by_and_stay_two(extractor: EntityExtractor) -> None:
+    doc = extractor.nlp.make_doc("The Office for Planning and Harbour Council agreed.")
+    doc.ents = [Span(doc, 1, 4, label="ORG"), Span(doc, 5, 7, label="ORG")]
+    assert [e.text for e in _joined_ents(doc)] == ["Office for Planning", "Harbour Council"]
+
+
+def _place(text: str, name: str) -> Candidate:
+    start = text.index(name)
+    return Candidate(0, name, start, start + len(name), "GPE")
+
+
+def test_a_name_in_brackets_after_a_place_is_another_name_of_it() -> None:
+    text = "Troops left South Varnia (Dolgorets) on Monday."
+    found = [_place(text, "South Varnia"), _place(text, "Dolgorets")]
+    assert _other_names(text, found) == {"Dolgorets": "South Varnia"}
+
+
+def test_a_place_in_brackets_the_gazetteer_knows_stays_apart() -> None:
+    text = "The plant near Springfield (Illinois) closed."
+    found = [_place(text, "Springfield"), _place(text, "Illinois")]
+    assert _other_names(text, found) == {}
