@@ -21,6 +21,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from app.ingest.gazetteer import (
+    STRONG,
     AliasTable,
     EntityType,
     find_place,
@@ -155,11 +156,57 @@ WORK_BEFORE = re.compile(
     r"\b(?:film|movie|novel|book|album|song|single|game|videogame|painting|poem|opera|musical|"
     r"play|sitcom|documentary|comic|series|show|app|browser|software|brand|model)\s+$"
 )
+# A name right before one of these qualifies a thing, not an organisation ("the ICI system",
+# "the Harbour constituency"); an entity only ever named so is dropped.
+MODIFIED = re.compile(
+    r"(?:\s+and\s+[A-Z][\w-]*)?\s+(?:system|systems|category|constituency|electorate|ward|costume|costumes|outfit|study|"
+    r"survey|census|scheme|tax|franchise|console|format|style|method|technique|syndrome|disease|"
+    r"virus|variant|genre)\b"
+)
+# "such as A, B and C" after a plural noun: the noun says what A, B and C are ("" for things).
+KIND_PEOPLE = {
+    "people", "persons", "men", "women", "players", "athletes", "artists", "actors", "musicians",
+    "singers", "writers", "authors", "leaders", "politicians", "figures", "gods", "goddesses",
+    "deities", "characters", "heroes", "celebrities",
+}  # fmt: skip
+KIND_ORGS = {
+    "companies", "firms", "groups", "organisations", "organizations", "parties", "bands",
+    "teams", "clubs", "banks", "newspapers", "agencies", "broadcasters", "charities",
+    "universities", "retailers", "airlines", "brands",
+}  # fmt: skip
+KIND_PLACES = {
+    "countries", "nations", "states", "cities", "towns", "regions", "provinces", "villages",
+    "islands",
+}  # fmt: skip
+KIND_THINGS = {
+    "religions", "faiths", "beliefs", "products", "games", "films", "movies", "shows", "books",
+    "apps", "languages", "diseases", "drugs", "events", "festivals", "franchises",
+}  # fmt: skip
+KIND_NOUNS: dict[str, str] = (
+    dict.fromkeys(KIND_PEOPLE, "person")
+    | dict.fromkeys(KIND_ORGS, "org")
+    | dict.fromkeys(KIND_PLACES, "place")
+    | dict.fromkeys(KIND_THINGS, "")
+)
+LISTED_NAME = r"(?:the\s+)?[A-Z][\w'\u2019.-]*(?:\s+[A-Z][\w'\u2019.-]*)*"
+KIND_LIST = re.compile(
+    rf"\b([a-z]+),?\s+(?:such as|including|like)\s+"
+    rf"({LISTED_NAME}(?:(?:,\s+|,?\s+(?:and|or)\s+){LISTED_NAME})*)"
+)
+# Party and state after a legislator's name: "(R-Texas)", "D-N.Y.".
+PARTY_STATE = re.compile(r"[RDI]-[A-Z][\w.]*")
+# A title-case name before a colon, inside a sentence, heads a work's title ("X: The Series").
+WORK_TITLE_AFTER = re.compile(r":\s+(?:The\s+)?[A-Z]")
 CREDIT_WORDS = frozenset({"file", "handout", "staff", "archive", "archives", "courtesy", "pool"})
 # Words inside a document's title; "in" and "between" usually start what follows the title.
 TITLE_OR_CONNECTOR = r"^(?:[A-Z][\w'\u2019-]*|and|of|on|for|the)$"
-ACRONYM_IN_BRACKETS = re.compile(r"\(\s*([A-Z][A-Za-z&]*[A-Z]|[A-Z](?:\.[A-Z])+\.?)\s*\)")
+ACRONYM_IN_BRACKETS = re.compile(r"\(\s*([A-Z][A-Za-z0-9&]*[A-Z]|[A-Z](?:\.[A-Z])+\.?)\s*\)")
 NAME_LIST = re.compile(r"\s*(?:,|;|&|/|\||\band\b|\bvia\b)\s*")
+# Words ending in "s" that are no plural nouns.
+NOT_PLURALS = frozenset(
+    {"this", "does", "was", "has", "his", "its", "plus", "thus", "always", "perhaps", "whereas",
+     "news", "series", "means", "towards", "besides", "unless", "across", "regardless"}
+)  # fmt: skip
 # Bodies longer than this go through NER in pieces (spaCy refuses texts over nlp.max_length).
 CHUNK_CHARS = 100_000
 # A metadata name is put in this sentence so that NER can say what it is (of the templates tried,
@@ -318,6 +365,12 @@ class _Batch:
                 cand.cue = "person"  # "the fashion designer Kendal", "striker Jane Roe"
             elif KIND_AFTER.match(text, cand.end or 0):
                 cand.cue = "org"  # "Ria Novosti and Tass news agencies", "the Gazette newspaper"
+            elif _in_a_place(text, cand):
+                cand.cue = "place"  # "the museum of Millbrook, Oregon"
+            if MODIFIED.match(text, cand.end or 0):
+                cand.modifier = True
+        _cue_affiliations(text, found)
+        _cue_kind_lists(text, found)
         if where == "body":
             found, defined = _acronym_definitions(text, found)
             self.acronyms[article].update(defined | _other_names(text, found))
@@ -340,41 +393,36 @@ class _Batch:
 
 
 def _joined_ents(doc: Doc) -> list[Span]:
-    """Join an organisation to the words NER cut off after "for" or "of" ("X Foundation" +
-    "for the" + "Visual Arts" is one name)."""
-    ents = list(doc.ents)
+    """Join an organisation to the words NER cut off its name (see _continues)."""
     out: list[Span] = []
-    for ent in ents:
+    for ent in doc.ents:
         prev = out[-1] if out else None
-        between = doc[prev.end : ent.start].text if prev is not None else ""
-        if (
-            prev is not None
-            and prev.label_ == "ORG"
-            and (
-                (
-                    ent.label_ in ("ORG", "GPE", "LOC")
-                    and re.fullmatch(r"(?:for|of|on)(?: the)?", between)
-                    and prev[-1].lower_ in ORG_WORDS
-                )
-                or _continues_remit(prev, between, ent)
-            )
-        ):
+        if prev is not None and prev.label_ == "ORG" and _continues(prev, ent):
             out[-1] = Span(doc, prev.start, ent.end, label="ORG")
         else:
             out.append(ent)
     return out
 
 
-def _continues_remit(prev: Span, between: str, ent: Span) -> bool:
-    """Tell whether ent goes on the remit of a body named before it: "Ministry for
-    Reconciliation" + "and" + "Civic Equality" (no name of a body on its own)."""
-    return (
-        between == "and"
-        and ent.label_ == "ORG"
-        and any(t.lower_ in ("for", "of", "on") for t in prev)
-        and all(t.is_title for t in ent)
-        and not {t.lower_ for t in ent} & ORG_WORDS
-    )
+def _continues(prev: Span, ent: Span) -> bool:
+    """Tell whether ent goes on the name of the organisation prev: after "for" or "of" ("X
+    Foundation" + "for the" + "Visual Arts"); a remit after "and" ("Ministry for
+    Reconciliation" + "and" + "Civic Equality"); a party's members ("Neo" + "Democrats"); a
+    campus ("University of X" + "at" + "Y")."""
+    between = prev.doc[prev.end : ent.start].text
+    words = {t.lower_ for t in prev}
+    if re.fullmatch(r"(?:for|of|on)(?: the)?", between):
+        return ent.label_ in ("ORG", "GPE", "LOC") and prev[-1].lower_ in ORG_WORDS
+    if between == "and":
+        return (
+            ent.label_ == "ORG"
+            and bool(words & {"for", "of", "on"})
+            and all(t.is_title for t in ent)
+            and not {t.lower_ for t in ent} & ORG_WORDS
+        )
+    if between == "at":
+        return ent.label_ in ("GPE", "LOC", "FAC") and bool(words & {"university", "college"})
+    return not between and ent.label_ == "NORP" and ent[0].is_title
 
 
 def _chunks(body: str) -> Iterator[tuple[int, str]]:
@@ -418,14 +466,18 @@ def _from_span(ent: Span, text: str, where: Where, common: frozenset[str]) -> li
     """Clean one NER span into zero, one or two candidates (an owner: "Georgia's Ministry")."""
     rule_id, _, owner_label = ent.ent_id_.partition("/")
     rule = rule_id == RULE_ID
+    start = ent.start_char
     end = ent.end_char if rule or ent.label_ != "ORG" else _and_tail_end(ent)
+    if lead := re.search(r"(?:\b[A-Z][A-Za-z]*-)+$", text[max(0, start - 30) : start]):
+        start -= len(lead.group())  # NER starts after a hyphen: "Wish Fund" of "Make-A-Wish Fund"
     tail = re.match(r"-([a-z]+)\b", text[end : end + 20])
     if tail and ent.label_ == "PERSON" and tail.group(1) not in common:
         end += tail.end()  # NER stops at a hyphen: "Wong Kwok" of "Wong Kwok-hing"
     out: list[Candidate] = []
     # A span across a line break joins a headline to the body ("Arms Sale\nChina").
-    for start, stop in _line_parts(text, ent.start_char, end):
-        for a, b in _name_parts(text, start, stop) if not rule else [(start, stop)]:
+    for line_start, line_end in _line_parts(text, start, end):
+        parts = _name_parts(text, line_start, line_end) if not rule else [(line_start, line_end)]
+        for a, b in parts:
             out += _clean(text, a, b, ent.label_, where, rule=rule, owner_label=owner_label)
     return out
 
@@ -453,10 +505,19 @@ def _name_parts(text: str, start: int, stop: int) -> list[tuple[int, int]]:
         return [(start, cut), (cut + 1, stop)]
     for match in re.finditer(r" and (?=[A-Z])", span):
         left, right = span[: match.start()], span[match.end() :]
-        # Two names when both stand alone elsewhere in the text ("Apple ... Samsung said").
-        if _stands_alone(text, left) and _stands_alone(text, right):
+        # Two names when both stand alone elsewhere in the text ("Apple ... Samsung said"), or
+        # after a plural ("the schools Saint Anne and Saint Paul").
+        if (_stands_alone(text, left) and _stands_alone(text, right)) or _after_a_plural(
+            text, start
+        ):
             return [(start, start + match.start()), (start + match.end(), stop)]
     return [(start, stop)]
+
+
+def _after_a_plural(text: str, start: int) -> bool:
+    """Tell whether a plural common noun comes right before position start ("the firms")."""
+    match = re.search(r"\b([a-z]{3,}(?:[^s\W]s|ies))\s+$", text[max(0, start - 30) : start])
+    return match is not None and match.group(1) not in NOT_PLURALS
 
 
 def _stands_alone(text: str, name: str) -> bool:
@@ -543,6 +604,8 @@ def _not_a_name(surface: str, label: str, rule: bool) -> bool:
         return True
     if surface in ABBREVIATIONS or DESIGNATION.search(surface) or _names_an_event(low):
         return True
+    if PARTY_STATE.fullmatch(surface):
+        return True  # "(R-Texas)" after a senator's name
     if re.match(r"(?:pro|anti|non|ex|pan)-", low[0]) or surface[0] in "@#":
         return True  # a stance, "pro-Beijing"; a handle or a hashtag
     if label == "PERSON":
@@ -559,6 +622,46 @@ def _names_an_event(low: list[str]) -> bool:
     if head in ORG_WORDS or head in FACILITY_WORDS:
         return False  # "World Cup Organising Committee", "Olympic Stadium"
     return any(w in EVENT_WORDS for w in low) or " ".join(low[-2:]) in EVENT_WORDS
+
+
+def _in_a_place(text: str, cand: Candidate) -> bool:
+    """Tell whether an organisation-tagged town is placed by a state or country after it."""
+    match = re.match(r", ([A-Z][a-z]+(?: [A-Z][a-z]+)?)\b", text[cand.end or 0 :])
+    if cand.label != "ORG" or match is None or find_place(cand.text) is None:
+        return False
+    region = find_place(match.group(1))
+    return region is not None and region.rank == STRONG
+
+
+def _cue_affiliations(text: str, found: list[Candidate]) -> None:
+    """A name after "Jane Doe of (the)" is what she belongs to: an organisation, unless it is a
+    place ("Jane Doe of Acme", "the singer John Roe of the Night Owls")."""
+    for person, cand in pairwise(found):
+        between = text[person.end : cand.start]  # type: ignore[misc]
+        if (
+            person.label == "PERSON"
+            and between in (" of ", " of the ")
+            and cand.label in ("ORG", "PERSON")
+            and not cand.cue
+            and find_place(cand.text) is None
+        ):
+            cand.cue = "org"
+
+
+def _cue_kind_lists(text: str, found: list[Candidate]) -> None:
+    """Type the names listed after a plural kind ("gods such as A, B and C"); a kind of thing
+    ("religions such as X") makes them no entities."""
+    for match in KIND_LIST.finditer(text):
+        kind = KIND_NOUNS.get(match.group(1))
+        if kind is None:
+            continue
+        start, end = match.span(2)
+        for cand in found:
+            if start <= (cand.start or -1) and (cand.end or 0) <= end:
+                if kind:
+                    cand.cue = kind  # type: ignore[assignment]
+                else:
+                    cand.modifier = True
 
 
 def _after_a_role(text: str, cand: Candidate) -> bool:
@@ -594,6 +697,9 @@ def _mentions_nothing(cand: Candidate, text: str, common: frozenset[str]) -> boo
         return True  # "Image: File", "File photo of ..."
     if WORK_BEFORE.search(text, max(0, start - 20), start):
         return True
+    line_start = text.rfind("\n", 0, start) + 1
+    if WORK_TITLE_AFTER.match(text, cand.end or start) and text[line_start:start].strip():
+        return True  # "a demo of Nightwing: Rooftop Run"; not a label opening a line
     word = cand.text
     # "Landscape" or "Volunteer" at the start of a sentence, written "landscape" elsewhere.
     return " " not in word and not word.isupper() and word.casefold() in common
@@ -629,7 +735,7 @@ def _acronym_definitions(
     """Learn "Long Name (LN)" definitions; the long name replaces NER's pieces of it."""
     defined: dict[str, str] = {}
     for match in ACRONYM_IN_BRACKETS.finditer(text):
-        letters = re.sub(r"[^A-Z]", "", match.group(1))
+        letters = re.sub(r"[^A-Z0-9]", "", match.group(1))
         span = _expansion_before(text, match.start(), letters)
         if span is None:
             continue

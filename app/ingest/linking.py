@@ -86,6 +86,7 @@ FACILITY_WORDS = GEO_WORDS | frozenset(
 )  # fmt: skip
 # "State of Texas", "City of Chicago": the place itself, named formally.
 STATE_OF = re.compile(r"^(?:the )?(?:State|City|Town|Commonwealth|Province|County) of ", re.I)
+CAMEL_CASE = re.compile(r"(?!Mc|Mac[A-Z])[a-z]*[A-Z][a-z]+[A-Z]\w*")
 # Romanised East Asian given names keep their syllables joined: "Lee Hsien-loong".
 JOINED_SYLLABLES = re.compile(r"[A-Z][a-z]+(?: [A-Z][a-z]+)? [A-Z][a-z]+-[a-z]+")
 # Weight of a gazetteer hit against the votes of spaCy's labels.
@@ -131,6 +132,7 @@ class Candidate:
     default: EntityType | None = None  # metadata: the type its field implies (author: person)
     cue: EntityType | None = None  # the type the words around it give ("coach X": person)
     owner: tuple[str, str] | None = None  # ("Russia", "defence ministry") of a state body
+    modifier: bool = False  # qualifies a thing ("the X system"): no entity if always so
     # Filled in while linking.
     name: str = ""
     type: EntityType | None = None
@@ -325,8 +327,8 @@ def _type_by_shape(cand: Candidate, words: list[str], place: Place | None) -> En
         return "org" if f"{head} for" in name.casefold() else "place"
     if is_acronym(name) and cand.label == "PERSON" and not place:
         return "org"  # people are not written in initials: "DAB" after "pro-Beijing"
-    if re.fullmatch(r"[a-z]*[A-Z][a-z]+[A-Z]\w*", name) and cand.label != "PERSON":
-        return "org"  # camel case brands: "YouTube", "PlayStation"
+    if CAMEL_CASE.fullmatch(name) and cand.label != "PERSON":
+        return "org"  # camel case brands: "YouTube", "PlayStation"; not "McAllen", "MacLeod"
     if ORG_WORDS.intersection(words) or GEO_WORDS.intersection(words) or place:
         return None
     name_like = all(re.fullmatch(r"[A-Z][\w'.\u2019-]*", w) for w in name.split())
@@ -490,6 +492,8 @@ def _keep_credible(cands: list[Candidate]) -> list[Candidate]:
     typed = [c for c in cands if c.type is not None]
     for cand in typed:
         cand.key = entity_key(cand)
+    named = {c.key for c in typed if not c.modifier or c.fixed}
+    typed = [c for c in typed if c.key in named]
     body_keys = {c.key for c in typed if c.where == "body" and not c.headline}
     return [c for c in typed if not _from_headline(c) or _backed(c, body_keys)]
 
@@ -513,7 +517,8 @@ def entity_key(cand: Candidate) -> str:
     if cand.type == "place" and (place := find_place(name)):
         name = place.name  # "Kiev" and "Kyiv" are one city
     if cand.type == "org" and " " in name:
-        name = CORPORATE_SUFFIX.sub("", name)
+        # "Acme Inc." is Acme; "New People's Party" is also written "New People Party".
+        name = re.sub(r"['\u2019]s\b", "", CORPORATE_SUFFIX.sub("", name))
     return f"{cand.type}:{name_key(name, person=cand.type == 'person')}"
 
 

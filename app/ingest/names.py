@@ -187,8 +187,8 @@ def acronym_of(words: list[str]) -> str:
         if word.casefold() in CONNECTORS:
             continue
         for part in re.split(r"[-/\u2010-\u2015]", word):
-            if part[:1].isalpha() and part[:1].isupper():
-                initials.append(part[0])
+            if (part[:1].isalpha() and part[:1].isupper()) or part[:1].isdigit():
+                initials.append(part[0])  # "Movimento 5 Stelle" is M5S
     return "".join(initials)
 
 

@@ -12,15 +12,20 @@ from app.ingest.entities import (
     EntityExtractor,
     FoundEntity,
     _common_words,
+    _cue_affiliations,
+    _cue_kind_lists,
+    _from_span,
+    _in_a_place,
     _joined_ents,
     _mentions_nothing,
     _name_parts,
+    _not_a_name,
     _other_names,
 )
 from app.ingest.evaluate import evaluate, score
 from app.ingest.gazetteer import load_aliases
-from app.ingest.linking import Candidate
-from app.ingest.names import display_name, name_key, trim
+from app.ingest.linking import CAMEL_CASE, Candidate, entity_key
+from app.ingest.names import acronym_of, display_name, name_key, trim
 from app.ingest.parse import ParsedArticle
 
 REPO = Path(__file__).resolve().parents[2]
@@ -478,3 +483,113 @@ def test_a_place_in_brackets_the_gazetteer_knows_stays_apart() -> None:
     text = "The plant near Springfield (Illinois) closed."
     found = [_place(text, "Springfield"), _place(text, "Illinois")]
     assert _other_names(text, found) == {}
+
+
+# --- organisations: context cues and name shapes (issue 16) -----------------------------------
+
+
+def _cand(text: str, name: str, label: str, *, at: int = 0) -> Candidate:
+    start = text.index(name, at)
+    return Candidate(0, name, start, start + len(name), label)
+
+
+def test_an_entity_only_ever_qualifying_a_thing_is_none(extractor: EntityExtractor) -> None:
+    body = (
+        "Drivers paid less under the Varnok system. The Varnok system ends in May.\n\n"
+        "Brellin Corp said its Brellin system would be cheaper. Brellin Corp makes meters."
+    )
+    names = names_of(extract_one(extractor, body))
+    assert "Varnok" not in names
+    assert names.get("Brellin Corp") == "org"
+
+
+def test_names_listed_after_a_plural_kind_take_its_type() -> None:
+    text = "Villagers worship old gods, such as Zorvan, Meliss and Atrae, every spring."
+    found = [_cand(text, n, "ORG") for n in ("Zorvan", "Meliss", "Atrae")]
+    _cue_kind_lists(text, found)
+    assert [c.cue for c in found] == ["person", "person", "person"]
+
+
+def test_names_listed_after_a_kind_of_thing_are_none() -> None:
+    text = "Newer religions, such as Orvana, borrow old rites."
+    found = [_cand(text, "Orvana", "ORG")]
+    _cue_kind_lists(text, found)
+    assert found[0].modifier
+
+
+def test_a_party_and_state_designation_is_no_name() -> None:
+    assert _not_a_name("R-Ohio", "ORG", rule=False)
+    assert _not_a_name("D-N.Y.", "ORG", rule=False)
+
+
+def test_a_name_heading_a_works_title_mentions_nothing() -> None:
+    text = "In the demo of Nightwing: Rooftop Run, players climb."
+    cand = _cand(text, "Nightwing", "ORG")
+    assert _mentions_nothing(cand, text, frozenset())
+    label = "Nightwing: a caption label opens the line"
+    assert not _mentions_nothing(_cand(label, "Nightwing", "ORG"), label, frozenset())
+
+
+def test_a_name_cut_after_a_hyphen_gets_its_start_back(extractor: EntityExtractor) -> None:
+    doc = extractor.nlp.make_doc("Proceeds went to the Reach-For-Tomorrow Foundation.")
+    span = Span(doc, 8, 10, label="ORG")  # "Tomorrow Foundation"
+    assert [c.text for c in _from_span(span, doc.text, "body", frozenset())] == [
+        "Reach-For-Tomorrow Foundation"
+    ]
+
+
+def test_a_party_named_after_its_members_is_one_name(extractor: EntityExtractor) -> None:
+    doc = extractor.nlp.make_doc("Jo Fan of the Nova Democrats lost.")
+    doc.ents = [Span(doc, 4, 5, label="ORG"), Span(doc, 5, 6, label="NORP")]
+    assert [e.text for e in _joined_ents(doc)] == ["Nova Democrats"]
+
+
+def test_a_university_keeps_its_campus(extractor: EntityExtractor) -> None:
+    doc = extractor.nlp.make_doc("She taught at the University of Varnia at Eastbrook in May.")
+    doc.ents = [Span(doc, 4, 7, label="ORG"), Span(doc, 8, 9, label="GPE")]
+    assert [e.text for e in _joined_ents(doc)] == ["University of Varnia at Eastbrook"]
+
+
+def test_a_town_placed_by_its_state_is_a_place() -> None:
+    text = "the rodeo museum of Pendleton, Oregon, opened"
+    assert _in_a_place(text, _cand(text, "Pendleton", "ORG"))
+    text = "Acme Corp, Oregon's largest employer"
+    assert not _in_a_place(text, _cand(text, "Acme Corp", "ORG"))
+
+
+def test_what_a_person_is_of_is_an_organisation() -> None:
+    text = "Jane Roe of the Night Owls sang, and Tom Poe of Pendleton played."
+    found = [
+        _cand(text, "Jane Roe", "PERSON"),
+        _cand(text, "Night Owls", "PERSON"),
+        _cand(text, "Tom Poe", "PERSON"),
+        _cand(text, "Pendleton", "ORG"),
+    ]
+    _cue_affiliations(text, found)
+    assert [c.cue for c in found] == [None, "org", None, None]
+
+
+def test_gaelic_surname_prefixes_are_no_camel_case_brands() -> None:
+    assert CAMEL_CASE.fullmatch("YouTube")
+    assert not CAMEL_CASE.fullmatch("McAllen")
+    assert not CAMEL_CASE.fullmatch("MacLeod")
+
+
+def test_acronyms_keep_their_digits() -> None:
+    assert acronym_of(["Partito", "9", "Lune"]) == "P9L"
+
+
+def test_two_names_after_a_plural_are_two() -> None:
+    text = "fees owed by the schools Saint Anne and Holy Cross in Varn"
+    start = text.index("Saint")
+    parts = _name_parts(text, start, text.index(" in Varn"))
+    assert [text[a:b] for a, b in parts] == ["Saint Anne", "Holy Cross"]
+    text = "shares in Marks and Spencer rose"
+    start = text.index("Marks")
+    assert len(_name_parts(text, start, text.index(" rose"))) == 1
+
+
+def test_an_organisation_is_one_with_or_without_a_possessive() -> None:
+    with_s = Candidate(0, "", None, None, "ORG", name="New Dawn's Party", type="org")
+    without = Candidate(0, "", None, None, "ORG", name="New Dawn Party", type="org")
+    assert entity_key(with_s) == entity_key(without)
