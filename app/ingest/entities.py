@@ -159,11 +159,11 @@ WORK_BEFORE = re.compile(
 # A name right before one of these qualifies a thing, not an organisation ("the ICI system",
 # "the Harbour constituency"); an entity only ever named so is dropped.
 MODIFIED = re.compile(
-    r"(?:\s+and\s+[A-Z][\w-]*)?\s+(?:system|systems|category|constituency|electorate|ward|costume|costumes|outfit|study|"
-    r"survey|census|scheme|tax|franchise|console|format|style|method|technique|syndrome|disease|"
-    r"virus|variant|genre)\b"
+    r"(?:\s+and\s+[A-Z][\w-]*)?\s+(?:system|systems|category|constituency|electorate|ward|"
+    r"costume|costumes|outfit|study|survey|census|scheme|tax|franchise|console|format|style|"
+    r"method|technique|syndrome|disease|virus|variant|genre)\b"
 )
-# "such as A, B and C" after a plural noun: the noun says what A, B and C are ("" for things).
+# "such as A, B and C" after a plural noun: the noun says what A, B and C are (None: things).
 KIND_PEOPLE = {
     "people", "persons", "men", "women", "players", "athletes", "artists", "actors", "musicians",
     "singers", "writers", "authors", "leaders", "politicians", "figures", "gods", "goddesses",
@@ -182,12 +182,13 @@ KIND_THINGS = {
     "religions", "faiths", "beliefs", "products", "games", "films", "movies", "shows", "books",
     "apps", "languages", "diseases", "drugs", "events", "festivals", "franchises",
 }  # fmt: skip
-KIND_NOUNS: dict[str, str] = (
-    dict.fromkeys(KIND_PEOPLE, "person")
-    | dict.fromkeys(KIND_ORGS, "org")
-    | dict.fromkeys(KIND_PLACES, "place")
-    | dict.fromkeys(KIND_THINGS, "")
+KINDS: tuple[tuple[EntityType | None, set[str]], ...] = (
+    ("person", KIND_PEOPLE),
+    ("org", KIND_ORGS),
+    ("place", KIND_PLACES),
+    (None, KIND_THINGS),
 )
+KIND_NOUNS = {noun: kind for kind, nouns in KINDS for noun in nouns}
 LISTED_NAME = r"(?:the\s+)?[A-Z][\w'\u2019.-]*(?:\s+[A-Z][\w'\u2019.-]*)*"
 KIND_LIST = re.compile(
     rf"\b([a-z]+),?\s+(?:such as|including|like)\s+"
@@ -652,16 +653,14 @@ def _cue_kind_lists(text: str, found: list[Candidate]) -> None:
     """Type the names listed after a plural kind ("gods such as A, B and C"); a kind of thing
     ("religions such as X") makes them no entities."""
     for match in KIND_LIST.finditer(text):
-        kind = KIND_NOUNS.get(match.group(1))
-        if kind is None:
+        if match.group(1) not in KIND_NOUNS:
             continue
+        kind = KIND_NOUNS[match.group(1)]
         start, end = match.span(2)
         for cand in found:
             if start <= (cand.start or -1) and (cand.end or 0) <= end:
-                if kind:
-                    cand.cue = kind  # type: ignore[assignment]
-                else:
-                    cand.modifier = True
+                cand.cue = kind
+                cand.modifier = kind is None
 
 
 def _after_a_role(text: str, cand: Candidate) -> bool:

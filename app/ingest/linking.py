@@ -132,7 +132,9 @@ class Candidate:
     default: EntityType | None = None  # metadata: the type its field implies (author: person)
     cue: EntityType | None = None  # the type the words around it give ("coach X": person)
     owner: tuple[str, str] | None = None  # ("Russia", "defence ministry") of a state body
-    modifier: bool = False  # qualifies a thing ("the X system"): no entity if always so
+    # Its context makes it no entity ("the X system", "religions such as X"): an entity only
+    # ever named so is dropped.
+    modifier: bool = False
     # Filled in while linking.
     name: str = ""
     type: EntityType | None = None
