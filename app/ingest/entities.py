@@ -145,6 +145,13 @@ ROLE_BEFORE = re.compile(
     r"ambassador|diplomat|inventor|engineer|entrepreneur|founder|co-founder|chairman|"
     r"chairwoman|executive|teenager|boy|girl|widow|Mr\.?|Mrs\.?|Ms\.?|Dr\.?)\s+$"
 )
+# A name right after one of these is an organisation's ("the US team Cloud9", "the band X").
+ORG_KINDS = frozenset(
+    {"team", "company", "firm", "band", "club", "charity", "newspaper", "broadcaster", "retailer",
+     "airline", "label", "publisher", "manufacturer", "carmaker", "insurer", "lender", "startup",
+     "start-up", "conglomerate", "automaker", "chipmaker", "outlet", "website"}
+)  # fmt: skip
+ORG_KIND_BEFORE = re.compile(rf"\b(?:{'|'.join(sorted(ORG_KINDS))})\s+$")
 # A name (or two joined by "and") before one of these is an organisation's.
 KIND_AFTER = re.compile(
     r"(?:\s+and\s+[A-Z][\w-]*(?:\s+[A-Z][\w-]*)*)?\s+(?:news\s+)?(?:agency|agencies|"
@@ -352,9 +359,10 @@ class _Batch:
             return
         text = doc.text  # built from the tokens on each access: read it once
         common = _common_words(text)
+        ents = sorted([*_joined_ents(doc), *_named_after_a_kind(doc)], key=lambda e: e.start)
         found = [
             c
-            for ent in _joined_ents(doc)
+            for ent in ents
             if ent.label_ in LABELS
             for c in _from_span(ent, text, where, common)
             if not _mentions_nothing(c, text, common)
@@ -364,6 +372,8 @@ class _Batch:
                 cand.cue = "org"  # "Boston beat Chicago 3-1": two teams
             elif _after_a_role(text, cand):
                 cand.cue = "person"  # "the fashion designer Kendal", "striker Jane Roe"
+            elif _after_an_org_kind(text, cand):
+                cand.cue = "org"  # "the band Night Owls"
             elif KIND_AFTER.match(text, cand.end or 0):
                 cand.cue = "org"  # "Ria Novosti and Tass news agencies", "the Gazette newspaper"
             elif _in_a_place(text, cand):
@@ -402,6 +412,24 @@ def _joined_ents(doc: Doc) -> list[Span]:
             out[-1] = Span(doc, prev.start, ent.end, label="ORG")
         else:
             out.append(ent)
+    return out
+
+
+def _named_after_a_kind(doc: Doc) -> list[Span]:
+    """Find the names NER left untagged right after an organisation's kind ("team Cloud9")."""
+    out = []
+    for token in doc:
+        if token.lower_ not in ORG_KINDS or not token.is_lower:
+            continue
+        end = token.i + 1
+        while (
+            end < len(doc)
+            and (doc[end].is_title or doc[end].is_upper)
+            and not (doc[end].ent_type_ or doc[end].is_sent_start or doc[end].is_punct)
+        ):
+            end += 1
+        if end > token.i + 1:
+            out.append(Span(doc, token.i + 1, end, label="ORG"))
     return out
 
 
@@ -504,15 +532,27 @@ def _name_parts(text: str, start: int, stop: int) -> list[tuple[int, int]]:
         # "Council on Foreign Affairs Jane Doe said": NER ran the group into its speaker.
         cut = start + len(" ".join(words[:-2]))
         return [(start, cut), (cut + 1, stop)]
-    for match in re.finditer(r" and (?=[A-Z])", span):
+    if (at := re.search(r" at (?=[A-Z])", span)) and span.split()[-1].casefold() in ORG_WORDS:
+        # "the X Museum at Y University": a venue and the body it belongs to.
+        return [(start, start + at.start()), *_name_parts(text, start + at.end(), stop)]
+    for match in re.finditer(r" and (?:the )?(?=[A-Z])", span):
         left, right = span[: match.start()], span[match.end() :]
-        # Two names when both stand alone elsewhere in the text ("Apple ... Samsung said"), or
-        # after a plural ("the schools Saint Anne and Saint Paul").
-        if (_stands_alone(text, left) and _stands_alone(text, right)) or _after_a_plural(
-            text, start
+        # Two names when both stand alone elsewhere in the text ("Apple ... Samsung said"),
+        # after a plural ("the schools Saint Anne and Saint Paul"), or when both are headed
+        # like bodies ("the X School District and the X Police Department").
+        if (
+            (_stands_alone(text, left) and _stands_alone(text, right))
+            or _after_a_plural(text, start)
+            or (match.group().endswith("the ") and _headed(left) and _headed(right))
         ):
             return [(start, start + match.start()), (start + match.end(), stop)]
     return [(start, stop)]
+
+
+def _headed(name: str) -> bool:
+    """Tell whether a name ends in an organisation's or a facility's head word."""
+    last = name.split()[-1].casefold()
+    return last in ORG_WORDS or last in FACILITY_WORDS
 
 
 def _after_a_plural(text: str, start: int) -> bool:
@@ -661,6 +701,11 @@ def _cue_kind_lists(text: str, found: list[Candidate]) -> None:
             if start <= (cand.start or -1) and (cand.end or 0) <= end:
                 cand.cue = kind
                 cand.modifier = kind is None
+
+
+def _after_an_org_kind(text: str, cand: Candidate) -> bool:
+    start = cand.start or 0
+    return ORG_KIND_BEFORE.search(text, max(0, start - 20), start) is not None
 
 
 def _after_a_role(text: str, cand: Candidate) -> bool:

@@ -47,9 +47,9 @@ ORG_WORDS = frozenset(
         "service", "army", "navy", "forces", "police", "company", "corporation", "group",
         "authority", "board", "bureau", "parliament", "assembly", "senate", "congress",
         "cabinet", "government", "league", "front", "movement", "news", "times", "post",
-        "press", "herald", "journal", "tribune", "gazette",
-        "television", "radio", "network", "media", "club", "fund", "trust", "images",
-        "photos", "agencies", "broadcasting", "channel", "newspaper", "magazine", "inc", "ltd",
+        "press", "herald", "journal", "tribune", "gazette", "television", "radio", "network",
+        "media", "club", "fund", "trust", "images", "photos", "org", "agencies", "broadcasting",
+        "channel", "newspaper", "magazine", "inc", "ltd",
         "llc", "plc", "corp", "co", "gmbh", "ag", "sa", "nv", "bv", "fc", "afc", "racing",
         "airlines", "airways", "motors", "industries", "holdings", "labs", "studios", "records",
         "society", "federation", "alliance", "coalition", "academy",
@@ -324,6 +324,8 @@ def _type_by_shape(cand: Candidate, words: list[str], place: Place | None) -> En
     """Type a name by how it is built, whatever NER's label: head words, name shapes."""
     name = cand.name
     head = head_word(words)
+    if len(words) > 1 and head in GEO_WORDS and ORG_WORDS.intersection(words):
+        return "org"  # a school district, a water authority's region: bodies
     if len(words) > 1 and head in FACILITY_WORDS and not place:
         # Venues, stations, museums: "Kennedy Space Center"; a "Centre for ..." is a body.
         return "org" if f"{head} for" in name.casefold() else "place"

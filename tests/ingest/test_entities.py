@@ -11,6 +11,7 @@ from spacy.tokens import Span
 from app.ingest.entities import (
     EntityExtractor,
     FoundEntity,
+    _after_an_org_kind,
     _common_words,
     _cue_affiliations,
     _cue_kind_lists,
@@ -19,12 +20,13 @@ from app.ingest.entities import (
     _joined_ents,
     _mentions_nothing,
     _name_parts,
+    _named_after_a_kind,
     _not_a_name,
     _other_names,
 )
 from app.ingest.evaluate import evaluate, score
-from app.ingest.gazetteer import load_aliases
-from app.ingest.linking import CAMEL_CASE, Candidate, entity_key
+from app.ingest.gazetteer import AliasTable, load_aliases
+from app.ingest.linking import CAMEL_CASE, Candidate, _type_by_shape, entity_key, link
 from app.ingest.names import acronym_of, display_name, name_key, trim
 from app.ingest.parse import ParsedArticle
 
@@ -593,3 +595,50 @@ def test_an_organisation_is_one_with_or_without_a_possessive() -> None:
     with_s = Candidate(0, "", None, None, "ORG", name="New Dawn's Party", type="org")
     without = Candidate(0, "", None, None, "ORG", name="New Dawn Party", type="org")
     assert entity_key(with_s) == entity_key(without)
+
+
+def test_a_name_ner_missed_after_an_organisations_kind_is_found(
+    extractor: EntityExtractor,
+) -> None:
+    doc = extractor.nlp.make_doc("The final saw US team Qorvax9 and Nimbus UK play.")
+    assert [(e.text, e.label_) for e in _named_after_a_kind(doc)] == [("Qorvax9", "ORG")]
+
+
+def test_a_name_after_an_organisations_kind_is_an_organisation() -> None:
+    text = "music by the band Night Owls played"
+    assert _after_an_org_kind(text, _cand(text, "Night Owls", "PERSON"))
+    text = "the singer Night Owls"
+    assert not _after_an_org_kind(text, _cand(text, "Night Owls", "PERSON"))
+
+
+def test_a_district_run_by_a_body_is_an_organisation() -> None:
+    name = "Millbrook Unified School District"
+    cand = Candidate(0, name, 0, len(name), "ORG", name=name)
+    assert _type_by_shape(cand, name.casefold().split(), None) == "org"
+    name = "Millbrook District"
+    cand = Candidate(0, name, 0, len(name), "ORG", name=name)
+    assert _type_by_shape(cand, name.casefold().split(), None) == "place"
+
+
+def test_org_is_an_organisations_head_word() -> None:
+    body = "Two defectors left the Star Org last year."
+    cand = _cand(body, "Star Org", "LOC")  # as NER tags it at times
+    [[entity]] = link([[cand]], [body], [None], [{}], AliasTable({}))
+    assert (entity.name, entity.type) == ("Star Org", "org")
+
+
+def test_a_venue_at_the_body_it_belongs_to_is_two_names() -> None:
+    text = "shown at the Kell Museum of Art at Varnia University in May"
+    start = text.index("Kell")
+    parts = _name_parts(text, start, text.index(" in May"))
+    assert [text[a:b] for a, b in parts] == ["Kell Museum of Art", "Varnia University"]
+
+
+def test_two_bodies_joined_by_and_the_are_two() -> None:
+    text = "Both the Millbrook School District and the Millbrook Police Department denied it."
+    start = text.index("Millbrook")
+    parts = _name_parts(text, start, text.index(" denied"))
+    assert [text[a:b] for a, b in parts] == [
+        "Millbrook School District",
+        "Millbrook Police Department",
+    ]
