@@ -152,6 +152,7 @@ ORG_KINDS = frozenset(
      "start-up", "conglomerate", "automaker", "chipmaker", "outlet", "website"}
 )  # fmt: skip
 ORG_KIND_BEFORE = re.compile(rf"\b(?:{'|'.join(sorted(ORG_KINDS))})\s+$")
+ORG_KIND_WORD = re.compile(rf"\b(?:{'|'.join(sorted(ORG_KINDS))})\b(?=\s+[A-Z])")
 # A name (or two joined by "and") before one of these is an organisation's.
 KIND_AFTER = re.compile(
     r"(?:\s+and\s+[A-Z][\w-]*(?:\s+[A-Z][\w-]*)*)?\s+(?:news\s+)?(?:agency|agencies|"
@@ -418,9 +419,11 @@ def _joined_ents(doc: Doc) -> list[Span]:
 def _named_after_a_kind(doc: Doc) -> list[Span]:
     """Find the names NER left untagged right after an organisation's kind ("team Cloud9")."""
     out = []
-    for token in doc:
-        if token.lower_ not in ORG_KINDS or not token.is_lower:
+    for match in ORG_KIND_WORD.finditer(doc.text):  # a regex, not a walk over every token
+        kind = doc.char_span(*match.span())
+        if kind is None:
             continue
+        token = kind[0]
         end = token.i + 1
         while (
             end < len(doc)
