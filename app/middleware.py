@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
@@ -160,6 +161,15 @@ class SecurityHeadersMiddleware:
             await response(scope, receive, send_with_headers)
 
 
+# Set in the scope of a HEAD run as a GET: a route whose body costs (the export) may skip it.
+HEAD_SCOPE_KEY = "newscorpus.head"
+
+
+def is_head(scope: Scope) -> bool:
+    """Whether this GET answers a HEAD: only its status and headers will be sent."""
+    return bool(scope.get(HEAD_SCOPE_KEY))
+
+
 class HeadMiddleware:
     """Answer HEAD on every GET route (RFC 9110): run the GET, send its head, drop its body.
     The routes are declared GET only, so the OpenAPI document lists each operation once."""
@@ -181,7 +191,7 @@ class HeadMiddleware:
                 finished = True
                 await send({"type": "http.response.body", "body": b""})
 
-        await self.app({**scope, "method": "GET"}, receive, head_only)
+        await self.app({**scope, "method": "GET", HEAD_SCOPE_KEY: True}, receive, head_only)
 
 
 class ConditionalGetMiddleware:
@@ -228,11 +238,19 @@ class ConditionalGetMiddleware:
 
 
 def _not_modified(request: Headers, response: MutableHeaders) -> bool:
-    """Whether the client's copy is current: one of its If-None-Match tags is ours."""
-    if (tags := request.get("if-none-match")) is None:
+    """Whether the client's copy is current: one of its If-None-Match tags is ours or, without
+    If-None-Match (which takes precedence, RFC 9110 13.2.2), nothing changed since its
+    If-Modified-Since; an invalid date is ignored."""
+    if (tags := request.get("if-none-match")) is not None:
+        ours = _opaque(response["etag"])
+        return any(tag.strip() == "*" or _opaque(tag) == ours for tag in tags.split(","))
+    since, modified = request.get("if-modified-since"), response.get("last-modified")
+    if since is None or modified is None:
         return False
-    ours = _opaque(response["etag"])
-    return any(tag.strip() == "*" or _opaque(tag) == ours for tag in tags.split(","))
+    try:
+        return parsedate_to_datetime(modified) <= parsedate_to_datetime(since)
+    except (TypeError, ValueError):  # unparsable, or without a zone (naive against aware)
+        return False
 
 
 def _opaque(tag: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -21,9 +21,9 @@ from pydantic_core import to_json
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.api.catalog import Catalog, CatalogDep, Listing, detail, summaries
+from app.api.catalog import Catalog, CatalogDep, Listing, Page, detail, summaries
 from app.api.cursors import INT_MAX, Cursors, fingerprint
-from app.api.deps import CheckedRoute, QueryModel, problems
+from app.api.deps import CheckedRoute, QueryModel, last_modified, problems
 from app.api.filters import (
     ArticleFilters,
     effective_sort,
@@ -145,20 +145,22 @@ async def list_articles(
     # database or the index. Searches run on the bounded search pool (all their work, the
     # session's too: one thread hop), plain listings on the thread pool (stuck searches never
     # hold them up), or on the event loop when only their page is left to read.
-    if (body := catalog.recent_page(key)) is None:
+    if (page := catalog.recent_page(key)) is None:
         if params.needs_index():
             body = await search.run(_search, params, engine, search, catalog, cursors)
             catalog.remember_search(key, body)
+            page = (body, None)  # the index may lag the database: no time to vouch for
         elif catalog.pages_at_once(engine):
-            body = _listing(params, engine, catalog, cursors, key)
+            page = _listing(params, engine, catalog, cursors, key)
         else:
-            body = await run_in_threadpool(_listing, params, engine, catalog, cursors, key)
-    return _json(body)
+            page = await run_in_threadpool(_listing, params, engine, catalog, cursors, key)
+    body, modified = page
+    return _json(body, headers=last_modified(modified))
 
 
 def _listing(
     params: ArticleParams, engine: Engine, catalog: Catalog, cursors: Cursors, key: str
-) -> bytes:
+) -> Page:
     """A plain listing, from the articles table's date index: no session, no filter to
     resolve."""
     query = article_query(params, cursors, sources=(), entities=())
@@ -332,14 +334,17 @@ def get_article(
     article_id: Annotated[str, Path(alias="id", max_length=64, description="Article id")],
 ) -> Response:
     """Get one article with its full text and the entities it mentions."""
-    return _json(_detail_json(session, article_id), headers={"Cache-Control": ARTICLE_CACHE})
+    body, modified = _detail_json(session, article_id)
+    headers = {"Cache-Control": ARTICLE_CACHE, **last_modified(modified)}
+    return _json(body, headers=headers)
 
 
-def _detail_json(session: Session, article_id: str) -> str:
+def _detail_json(session: Session, article_id: str) -> tuple[str, datetime]:
+    """The article's page, and when the article last changed (its text, entities or story)."""
     fields = detail(session, article_id)
     if fields is None:
         raise NotFound(f"no article with id {article_id!r}")
-    return ArticleDetail.model_validate(fields).model_dump_json()
+    return ArticleDetail.model_validate(fields).model_dump_json(), fields["updated_at"]
 
 
 @router.get("/{id}/related", response_model=RelatedPage, responses=problems(404, 422))
@@ -425,7 +430,7 @@ def add_article(
             ) from None
     catalog.forget()  # this process's next listing reads the table again
     return _json(
-        _detail_json(session, article_id),
+        _detail_json(session, article_id)[0],
         status_code=200 if outcome is Outcome.UNCHANGED else 201,
         headers={"Location": f"/articles/{article_id}"},
     )

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -40,6 +40,8 @@ from app.search.base import (
 )
 
 Render = Callable[["Listing"], bytes]
+# A rendered page and, for a plain listing, when the corpus last changed (naive UTC).
+Page = tuple[str | bytes, datetime | None]
 RECHECK_SECONDS = 0.1
 ENTITY_FACTS = 20_000  # entities kept per snapshot (id and name lookups each): a few MB
 _UNKNOWN: Any = object()  # not looked up yet (None: looked up, no such entity)
@@ -67,10 +69,11 @@ class _Snapshot:
     replaced whole when the version moves."""
 
     version: int
+    modified: datetime | None = None  # when the article with that seq was written (naive UTC)
     checked: float = field(default_factory=time.monotonic)  # when last seen current
     count: int | None = None
     sources: tuple[tuple[str, int], ...] | None = None  # (name, articles), most first
-    pages: dict[str, bytes] = field(default_factory=dict)  # rendered plain listings
+    pages: dict[str, Page] = field(default_factory=dict)  # rendered plain listings
     entities: dict[str, tuple[str, str] | None] = field(default_factory=dict)  # id: (name, type)
     named: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)  # (type, folded)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -111,15 +114,15 @@ class Catalog:
     def _current(self, connection: Connection) -> _Snapshot:
         """The snapshot this connection's read transaction sees (Core statements here: a third
         of the ORM's overhead)."""
-        version = connection.execute(VERSION).scalar() or 0
+        version, modified = connection.execute(VERSION).first() or (0, None)
         if version > self._snapshot.version:
-            self._snapshot = _Snapshot(version)
+            self._snapshot = _Snapshot(version, modified)
         elif version < self._snapshot.version:  # an older transaction: answer it, keep nothing
-            return _Snapshot(version)
+            return _Snapshot(version, modified)
         self._snapshot.checked = time.monotonic()
         return self._snapshot
 
-    def recent_page(self, key: str) -> str | bytes | None:
+    def recent_page(self, key: str) -> Page | None:
         """A rendered page, without reading the database or the index: a plain listing if the
         corpus was seen unchanged less than RECHECK_SECONDS ago (a commit by another process
         shows in plain listings within that time), a search rendered less than
@@ -128,7 +131,7 @@ class Catalog:
         if now - snapshot.checked < RECHECK_SECONDS and (page := snapshot.pages.get(key)):
             return page
         rendered, body = self._searches.get(key, (0.0, None))
-        return body if now - rendered < self._search_seconds else None
+        return (body, None) if body is not None and now - rendered < self._search_seconds else None
 
     def remember_search(self, key: str, body: str) -> None:
         """Keep a rendered search for `recent_page`; the oldest one goes when full."""
@@ -187,9 +190,9 @@ class Catalog:
         (as `recent_page` serves pages): one primary-key lookup per interval, not per request."""
         if time.monotonic() - self._snapshot.checked < RECHECK_SECONDS:
             return self._snapshot
-        (version,) = read(engine, VERSION)[0]
-        if (version or 0) > self._snapshot.version:
-            self._snapshot = _Snapshot(version or 0)
+        version, modified = next(iter(read(engine, VERSION)), (0, None))
+        if version > self._snapshot.version:
+            self._snapshot = _Snapshot(version, modified)
         self._snapshot.checked = time.monotonic()
         return self._snapshot
 
@@ -201,21 +204,24 @@ class Catalog:
         loop; a count (a scan of an index) may not."""
         return engine.dialect.name == "sqlite" and self._fresh(engine).count is not None
 
-    def listing(self, engine: Engine, query: ArticleQuery, *, key: str, render: Render) -> bytes:
+    def listing(self, engine: Engine, query: ArticleQuery, *, key: str, render: Render) -> Page:
         """A plain listing page rendered by `render`, from the cache while the corpus has not
-        changed; `key` must tell apart every request that renders differently. The total is
-        the count at the version last seen (at most RECHECK_SECONDS old)."""
+        changed, with the time the corpus last changed; `key` must tell apart every request
+        that renders differently. The total is the count at the version last seen (at most
+        RECHECK_SECONDS old)."""
         snapshot = self._fresh(engine)
-        if (body := snapshot.pages.get(key)) is not None:
-            return body
+        if (page := snapshot.pages.get(key)) is not None:
+            return page
         total = snapshot.fact("count", lambda: read(engine, COUNT)[0][0])
-        body = render(_listing(engine, query, total))
+        # The version's time, never a later one: rows read since its check may be newer,
+        # which only makes a client's If-Modified-Since miss (a 200, never a stale 304).
+        page = (render(_listing(engine, query, total)), snapshot.modified)
         if self._cached_pages > 0:
             with snapshot.lock:
                 if len(snapshot.pages) >= self._cached_pages:
                     snapshot.pages.pop(next(iter(snapshot.pages)))  # the oldest entry
-                snapshot.pages[key] = body
-        return body
+                snapshot.pages[key] = page
+        return page
 
     def page(self, engine: Engine, query: ArticleQuery, *, total: int) -> SearchPage:
         """One page in date order (newest or oldest first) after the query's keyset position."""
@@ -262,7 +268,11 @@ def _listing(engine: Engine, query: ArticleQuery, total: int) -> Listing:
 
 # Built once, like every statement a request runs: building one costs more than running it
 # (an expanding IN parameter keeps a statement in SQLAlchemy's compiled cache).
-VERSION = select(func.max(Article.seq))
+# The corpus version, and when it was written: every change gives an article a new seq and
+# the time in `updated_at` (app.ingest).
+VERSION = select(Article.seq, Article.updated_at).where(
+    Article.seq == select(func.max(Article.seq)).scalar_subquery()  # two index lookups
+)
 COUNT = select(func.count()).select_from(Article)
 ENTITY_ROWS = select(Entity.id, Entity.name, Entity.type).where(
     Entity.id.in_(bindparam("ids", expanding=True))

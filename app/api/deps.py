@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Coroutine, Iterator
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Annotated, Any, Generic, TypeVar, get_origin
 
 from fastapi import Depends, Request, Response
@@ -122,6 +125,18 @@ def _query_fields(dependant: Dependant) -> Iterator[str]:
         yield field.alias
     for sub in dependant.dependencies:
         yield from _query_fields(sub)
+
+
+def last_modified(moment: datetime | None) -> dict[str, str]:
+    """A Last-Modified header for a stored time (naive: UTC). None for a time within the
+    current second: HTTP dates count whole seconds, so a change later in that second would
+    carry the same date and an If-Modified-Since could not tell them apart."""
+    if moment is None:
+        return {}
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if int(moment.timestamp()) >= int(time.time()):
+        return {}
+    return {"Last-Modified": format_datetime(moment.astimezone(UTC), usegmt=True)}
 
 
 PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}}

@@ -37,6 +37,7 @@ from app.api.filters import ArticleFilters, effective_sort, resolve
 from app.budget import lift_deadline
 from app.db import EngineDep
 from app.errors import Unavailable
+from app.middleware import is_head
 from app.models import Article, Entity, Mention, Story
 from app.search.base import ArticleQuery, SearchBackend, Sort
 
@@ -172,10 +173,22 @@ async def export_articles(
     engine: EngineDep,
     search: SearchDep,
     catalog: CatalogDep,
+    request: Request,
 ) -> StreamingResponse:
     """Export every article matching the filters of GET /articles, in the requested order,
     as NDJSON or CSV: no limit, streamed. At most NEWSCORPUS_EXPORT_CONCURRENCY at once
     (beyond: 503 with Retry-After); not bound by the request time budget."""
+    headers = {
+        "Content-Disposition": f'attachment; filename="{filename(params)}"',
+        # Not kept by caches: a file of any size, and revalidating it would mean exporting
+        # again (its validator is known only once the whole file has been written).
+        "Cache-Control": "no-store",
+    }
+    if is_head(request.scope):  # the export's headers, without running it
+        # Streamed as the export is (one empty chunk): no Content-Length, no ETag either.
+        return StreamingResponse(
+            iter([b""]), media_type=MEDIA_TYPES[params.format], headers=headers
+        )
     if not slots.take():
         raise Unavailable(
             f"{slots.limit} exports are already running; try again later",
@@ -187,12 +200,7 @@ async def export_articles(
         slots.give_back()
         raise
     stream = _stream(params, query, engine, search.backend, catalog)
-    return ExportResponse(
-        stream,
-        slots,
-        media_type=MEDIA_TYPES[params.format],
-        headers={"Content-Disposition": f'attachment; filename="{filename(params)}"'},
-    )
+    return ExportResponse(stream, slots, media_type=MEDIA_TYPES[params.format], headers=headers)
 
 
 def _query(params: ExportParams, engine: Engine, catalog: Catalog) -> ArticleQuery | None:

@@ -323,9 +323,14 @@ def replace_entities(session: Session, found: dict[int, list[FoundEntity]]) -> N
     touched = replace_mentions(session, {pk: found[pk] for pk, _, _ in rows})
     respell_sources(session, [(pk, source) for pk, _, source in rows])
     first = next_seq(session)
+    # updated_at moves with seq: an article's page (and the corpus) changed now.
+    column = Article.__table__.c.updated_at
+    dialect = session.get_bind().dialect
+    process = column.type.dialect_impl(dialect).bind_processor(dialect)
+    now = datetime.now(UTC).replace(tzinfo=None)
     raw_cursor(session).executemany(
-        driver_sql(session, "UPDATE articles SET seq = ? WHERE pk = ?"),
-        [(first + n, pk) for n, (pk, _, _) in enumerate(rows)],
+        driver_sql(session, "UPDATE articles SET seq = ?, updated_at = ? WHERE pk = ?"),
+        [(first + n, process(now) if process else now, pk) for n, (pk, _, _) in enumerate(rows)],
     )
     drop_unmentioned(session, touched)
     # Stories keep their articles (`newscorpus restory` regroups with the new entities); only

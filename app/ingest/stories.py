@@ -37,7 +37,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Literal
 
 import numpy as np
@@ -681,6 +681,7 @@ def restory(
             if not batch:
                 break
             next_seq = (session.scalar(select(func.max(Article.seq))) or 0) + 1
+            now = datetime.now(UTC).replace(tzinfo=None)
             touched: set[int | None] = set()
             for article in batch:
                 before = (article.story_pk, article.duplicate_of_pk)
@@ -688,7 +689,7 @@ def restory(
                 decision = assign(session, article)
                 touched.add(decision.story_pk)
                 if (article.story_pk, article.duplicate_of_pk) != before:
-                    article.seq = next_seq
+                    article.seq, article.updated_at = next_seq, now  # its page changed
                     next_seq += 1
                     if before[0] is None:
                         report.assigned += 1

@@ -237,3 +237,23 @@ def test_a_path_like_export_is_still_an_article_id(corpus_client: TestClient) ->
 def test_filename_is_ascii(tmp_path: Path) -> None:
     params = export.ExportParams(q="Müller’s «grain» deal", format="csv")
     assert export.filename(params).startswith("newscorpus-mullers-grain-deal-")
+
+
+def test_head_gives_the_exports_headers_without_running_it(one_export_app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    def no_export(*args: object) -> None:
+        raise AssertionError("HEAD ran the export")
+
+    monkeypatch.setattr(export, "_stream", no_export)
+    monkeypatch.setattr(export.ExportSlots, "take", no_export)  # nor took a slot
+    with TestClient(one_export_app) as client:
+        head = client.head("/articles/export", params={"q": "grain", "format": "csv"})
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-type"].startswith("text/csv")
+    assert head.headers["content-disposition"].startswith('attachment; filename="newscorpus-grain')
+    assert head.headers["cache-control"] == "no-store"
+
+
+def test_an_export_is_not_stored_by_caches(corpus_client: TestClient) -> None:
+    """A file of any size, whose validator is known only once it is written: no-store."""
+    response = corpus_client.get("/articles/export")
+    assert response.headers["cache-control"] == "no-store" and "etag" not in response.headers

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import brotli
@@ -13,9 +15,15 @@ import pytest
 import zstandard
 from fastapi.responses import StreamingResponse
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from app.api.deps import last_modified
+from app.db import write_session
+from app.ingest.load import replace_entities
 from app.main import create_app
-from tests.conftest import make_settings
+from app.models import Article
+from tests.conftest import SEEDS, ingest, make_settings, migrated_engine
 
 KEY = "http-test-key-0123456789"
 
@@ -215,3 +223,75 @@ def test_a_304_keeps_the_pages_own_headers(seeded_client: TestClient) -> None:
     again = seeded_client.get("/explore", headers={"If-None-Match": page.headers["etag"]})
     assert again.status_code == 304
     assert again.headers["content-security-policy"] == page.headers["content-security-policy"]
+
+
+BASE_TIME = datetime(2024, 1, 2, 3, 4, 5)
+
+
+@pytest.fixture
+def aged(tmp_path: Path) -> Iterator[TestClient]:
+    """An app over the seeds, each article last changed a minute after the one before it."""
+    settings = make_settings(tmp_path)
+    engine = migrated_engine(settings)
+    ingest(engine, [SEEDS], extractor=None)
+    with write_session(engine) as session:
+        for n, article in enumerate(session.scalars(select(Article).order_by(Article.seq))):
+            article.updated_at = BASE_TIME + timedelta(minutes=n)
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def _http_date(moment: datetime) -> str:
+    return format_datetime(moment.replace(tzinfo=UTC), usegmt=True)
+
+
+def test_an_article_page_carries_its_last_change_and_answers_if_modified_since(
+    aged: TestClient,
+) -> None:
+    engine = aged.app.state.engine  # type: ignore[attr-defined]
+    with Session(engine) as session:
+        article = session.scalars(select(Article).order_by(Article.seq)).first()
+        assert article is not None
+    path = f"/articles/{article.id}"
+    page = aged.get(path)
+    assert page.headers["last-modified"] == _http_date(BASE_TIME)
+    same = aged.get(path, headers={"If-Modified-Since": _http_date(BASE_TIME)})
+    assert same.status_code == 304 and same.content == b""
+    assert same.headers["last-modified"] == page.headers["last-modified"]
+    later = _http_date(BASE_TIME + timedelta(days=1))
+    assert aged.get(path, headers={"If-Modified-Since": later}).status_code == 304
+    earlier = _http_date(BASE_TIME - timedelta(seconds=1))
+    assert aged.get(path, headers={"If-Modified-Since": earlier}).status_code == 200
+    assert aged.get(path, headers={"If-Modified-Since": "yesterday"}).status_code == 200
+    # If-None-Match decides when both are sent (RFC 9110 13.2.2).
+    both = {"If-None-Match": '"other"', "If-Modified-Since": later}
+    assert aged.get(path, headers=both).status_code == 200
+
+
+def test_a_plain_listing_carries_the_corpus_last_change(aged: TestClient) -> None:
+    newest = BASE_TIME + timedelta(minutes=len(list(SEEDS.glob("*.txt"))) - 1)
+    listing = aged.get("/articles", params={"limit": 1})
+    assert listing.headers["last-modified"] == _http_date(newest)
+    since = {"If-Modified-Since": _http_date(newest)}
+    assert aged.get("/articles", params={"limit": 1}, headers=since).status_code == 304
+    # A search reads the index, which may lag the database: no date to vouch for.
+    assert "last-modified" not in aged.get("/articles", params={"q": "the"}).headers
+
+
+def test_new_entities_move_an_articles_last_change(aged: TestClient) -> None:
+    engine = aged.app.state.engine  # type: ignore[attr-defined]
+    with write_session(engine) as session:
+        pk = session.scalars(select(Article.pk).order_by(Article.seq)).first()
+        assert pk is not None
+        replace_entities(session, {pk: []})
+    with Session(engine) as session:
+        article = session.get(Article, pk)
+        assert article is not None and article.updated_at > BASE_TIME
+    since = {"If-Modified-Since": _http_date(BASE_TIME)}
+    assert aged.get(f"/articles/{article.id}", headers=since).status_code == 200
+
+
+def test_no_last_modified_within_the_current_second() -> None:
+    """A second change within the same second would carry the same HTTP date."""
+    assert last_modified(datetime.now(UTC)) == {}
+    assert last_modified(BASE_TIME) == {"Last-Modified": "Tue, 02 Jan 2024 03:04:05 GMT"}
