@@ -228,7 +228,7 @@ class Catalog:
         newest_first = query.sort != "published_at"
         after = query.after[1] if query.after else None
         wanted = query.limit + 1  # one more tells whether a next page exists
-        rows = _dated_then_undated(engine, after, wanted, newest_first, summaries=False)
+        rows = date_ordered(engine, KEYS, after, wanted, newest_first)
         seen = int(query.after[2]) if query.after else 0
         key = sort_key if newest_first else oldest_key
         hits = [
@@ -254,7 +254,7 @@ def _listing(engine: Engine, query: ArticleQuery, total: int) -> Listing:
     newest_first = query.sort != "published_at"
     wanted = query.limit + 1  # one more tells whether a next page exists
     after = query.after[1] if query.after else None
-    rows = _dated_then_undated(engine, after, wanted, newest_first, summaries=True)
+    rows = date_ordered(engine, SUMMARIES, after, wanted, newest_first)
     shown = rows[: query.limit]
     position = None
     if len(rows) > query.limit:
@@ -295,12 +295,12 @@ def _sources(connection: Connection) -> tuple[tuple[str, int], ...]:
     return tuple((str(name), n) for name, n in rows)
 
 
-def _dated_then_undated(
-    engine: Engine, after: int | None, wanted: int, newest_first: bool, summaries: bool
+def date_ordered(
+    engine: Engine, base: Select, after: int | None, wanted: int, newest_first: bool
 ) -> list[tuple[Any, ...]]:
-    """Walk the date index from the keyset position: dated articles, then undated ones (by pk),
-    in either order: rows of (published_at, pk), then with `summaries` id, title, source,
-    author, the body's start, word_count, story_id."""
+    """Walk the date index from the keyset position (a sort key: `sort_key` newest first,
+    `oldest_key` oldest first): dated articles, then undated ones (by pk), `wanted` rows of
+    `base`, a select whose first columns are published_at and pk (KEYS, SUMMARIES)."""
     position = None
     if after is not None:
         position = (key_date(after), after & PK_MASK)
@@ -309,7 +309,7 @@ def _dated_then_undated(
         if position is not None and (position[0] is not None) != dated:
             continue  # earlier pages finished this part: the cursor is in the next one
         bounds = {"day": position[0], "pk": position[1]} if position is not None else {}
-        statement = _part(dated, position is not None, newest_first, summaries)
+        statement = _part(base, dated, position is not None, newest_first)
         rows += read(engine, statement, **bounds, wanted=wanted - len(rows))
         position = None  # the part after the cursor's is read from its start
         if len(rows) >= wanted:
@@ -317,30 +317,29 @@ def _dated_then_undated(
     return rows
 
 
+KEYS = select(Article.published_at, Article.pk)
+# What a summary shows of each article (the body only up to the excerpt's length).
+SUMMARIES = select(
+    Article.published_at,
+    Article.pk,
+    Article.id,
+    Article.title,
+    Article.source,
+    Article.author,
+    func.substr(Article.body, 1, EXCERPT_CHARS + 1),
+    Article.word_count,
+    Story.id,
+).outerjoin(Story, Story.pk == Article.story_pk)
+
+
 @functools.cache
-def _part(dated: bool, after: bool, newest_first: bool, summaries: bool = False) -> Select:
+def _part(base: Select, dated: bool, after: bool, newest_first: bool) -> Select:
     """Dated or undated articles in date order, after the position (`day`, `pk`) if `after`;
-    `wanted` of them; with `summaries`, what a summary shows of each (the body only up to
-    the excerpt's length), read along the date index in the same statement."""
+    `wanted` of them, as `base` selects them."""
     columns = (Article.published_at, Article.pk)
-    shown = (
-        (
-            Article.id,
-            Article.title,
-            Article.source,
-            Article.author,
-            func.substr(Article.body, 1, EXCERPT_CHARS + 1),
-            Article.word_count,
-            Story.id,
-        )
-        if summaries
-        else ()
-    )
-    statement = select(*columns, *shown).where(
+    statement = base.where(
         Article.published_at.is_not(None) if dated else Article.published_at.is_(None)
     )
-    if summaries:
-        statement = statement.outerjoin(Story, Story.pk == Article.story_pk)
     if after:
         pk = bindparam("pk", type_=Article.pk.type)
         day = bindparam("day", type_=Article.published_at.type)

@@ -169,6 +169,7 @@ def test_beyond_the_concurrency_limit_an_export_is_refused_503(one_export_app) -
 
 def test_an_export_is_not_bound_by_the_time_budget(one_export_app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(export, "BATCH", 1)  # a batch per article: many statements
+    monkeypatch.setattr(export, "ROWS", 1)
     with TestClient(one_export_app) as client:
         records = [json.loads(line) for line in client.get("/articles/export").text.splitlines()]
         assert len(records) == len(ARTICLES)
@@ -178,6 +179,7 @@ def test_an_export_is_not_bound_by_the_time_budget(one_export_app, monkeypatch) 
 def test_a_client_that_goes_away_stops_the_export(one_export_app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """As uvicorn does (ASGI 2.4): once the client is gone, sending raises OSError."""
     monkeypatch.setattr(export, "BATCH", 1)
+    monkeypatch.setattr(export, "ROWS", 1)
     written = []
     real_write = export._write
     monkeypatch.setattr(export, "_write", lambda *a: written.append(1) or real_write(*a))
@@ -257,3 +259,20 @@ def test_an_export_is_not_stored_by_caches(corpus_client: TestClient) -> None:
     """A file of any size, whose validator is known only once it is written: no-store."""
     response = corpus_client.get("/articles/export")
     assert response.headers["cache-control"] == "no-store" and "etag" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        ["plain", 7, None, "2024-01-02"],
+        ['a "quoted" word', "a, comma", "two\nlines", "a\r\nwindows line"],
+        ["", None, "", ""],
+        [None],
+        [""],
+        ["trailing space ", " leading", "tab\there", "é ü 漢"],
+    ],
+)
+def test_csv_is_written_as_the_csv_module_writes_it(row: list) -> None:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerow(row)
+    assert export._csv([row]) == out.getvalue().encode()
