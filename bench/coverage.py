@@ -10,7 +10,8 @@ that of the process that exports), then:
    the same count in-process (TantivyIndex.histogram), the engine alone. Exactness: the
    buckets and `undated` add up to GET /articles' total for the word.
 2. export: GET /articles/export streamed to nowhere, one at a time: a plain listing (every
-   field), the common word newest first, and the common word best match first. Articles per
+   field; NDJSON compressed as httpx asks, and not compressed; CSV), the common word newest
+   first, and the common word best match first. Articles per
    second, and the server's resident memory before, at its peak during (read from /proc
    every 0.1 s) and after.
 Writes bench/results/coverage/<size>.json (docs/PERFORMANCE.md: "Timeline and export").
@@ -87,8 +88,10 @@ def _timed(call, samples: int, cap: float) -> list[float]:  # type: ignore[no-un
     return times
 
 
-def export(api: Server, params: dict) -> dict:
-    """Stream one export to nowhere, sampling the server's memory as it goes."""
+def export(api: Server, params: dict, headers: dict | None = None) -> dict:
+    """Stream one export to nowhere, sampling the server's memory as it goes. httpx asks for
+    compression (zstd, br, gzip) unless `headers` say otherwise, as browsers and curl
+    --compressed do."""
     peak, done = [api.rss_mb() or 0.0], threading.Event()
 
     def sample() -> None:
@@ -100,7 +103,8 @@ def export(api: Server, params: dict) -> dict:
     sampler.start()
     size = 0
     started = time.perf_counter()
-    with httpx.stream("GET", f"{api.base}/articles/export", params=params, timeout=600) as r:
+    url = f"{api.base}/articles/export"
+    with httpx.stream("GET", url, params=params, headers=headers, timeout=600) as r:
         r.raise_for_status()
         # A record ends in "\n" in NDJSON (JSON escapes the body's), "\r\n" in CSV (bodies'
         # line ends are "\n"); the CSV header is not an article.
@@ -116,6 +120,7 @@ def export(api: Server, params: dict) -> dict:
     after = api.rss_mb()
     return {
         "request": "GET /articles/export?" + "&".join(f"{k}={v}" for k, v in params.items()),
+        "content_encoding": r.headers.get("content-encoding", "identity"),
         "articles": lines,
         "seconds": round(seconds, 2),
         "articles_per_second": round(lines / seconds),
@@ -152,13 +157,14 @@ def main() -> None:
         results = {"timeline": timeline(api, index, word, samples=args.samples, cap=args.cap)}
         log(f"timeline: {results['timeline']}")
         results["export"] = []
-        for params in (
-            {"format": "ndjson"},
-            {"format": "csv"},
-            {"format": "ndjson", "q": word, "sort": "-published_at"},
-            {"format": "ndjson", "q": word, "sort": "relevance", "fields": "id,title"},
+        for params, headers in (
+            ({"format": "ndjson"}, None),
+            ({"format": "ndjson"}, {"Accept-Encoding": "identity"}),
+            ({"format": "csv"}, None),
+            ({"format": "ndjson", "q": word, "sort": "-published_at"}, None),
+            ({"format": "ndjson", "q": word, "sort": "relevance", "fields": "id,title"}, None),
         ):
-            results["export"].append(export(api, params))
+            results["export"].append(export(api, params, headers))
             log(f"export: {results['export'][-1]}")
     finally:
         api.stop()
