@@ -153,6 +153,11 @@ ORG_KINDS = frozenset(
 )  # fmt: skip
 ORG_KIND_BEFORE = re.compile(rf"\b(?:{'|'.join(sorted(ORG_KINDS))})\s+$")
 ORG_KIND_WORD = re.compile(rf"\b(?:{'|'.join(sorted(ORG_KINDS))})\b(?=\s+[A-Z])")
+# ", a Catholic school", ", the country's largest bank": the noun heading an apposition.
+APPOSITION = re.compile(
+    r",\s+(?:a|an|the)\s+(?:[\w'\u2019-]+\s+){0,3}?([a-z]+)\b(?=\s+(?:in|of|for|that|which|"
+    r"based|founded|run|owned|with)\b|[,.;)])"
+)
 # A name (or two joined by "and") before one of these is an organisation's.
 KIND_AFTER = re.compile(
     r"(?:\s+and\s+[A-Z][\w-]*(?:\s+[A-Z][\w-]*)*)?\s+(?:news\s+)?(?:agency|agencies|"
@@ -197,7 +202,9 @@ KINDS: tuple[tuple[EntityType | None, set[str]], ...] = (
     (None, KIND_THINGS),
 )
 KIND_NOUNS = {noun: kind for kind, nouns in KINDS for noun in nouns}
-LISTED_NAME = r"(?:the\s+)?[A-Z][\w'\u2019.-]*(?:\s+[A-Z][\w'\u2019.-]*)*"
+# A dot inside a listed name ("U.S"), never one ending a sentence ("... and Athena. The").
+LISTED_WORD = r"[A-Z][\w'\u2019-]*(?:\.(?=\w)[\w'\u2019-]*)*"
+LISTED_NAME = rf"(?:the\s+)?{LISTED_WORD}(?:\s+{LISTED_WORD})*"
 KIND_LIST = re.compile(
     rf"\b([a-z]+),?\s+(?:such as|including|like)\s+"
     rf"({LISTED_NAME}(?:(?:,\s+|,?\s+(?:and|or)\s+){LISTED_NAME})*)"
@@ -373,8 +380,8 @@ class _Batch:
                 cand.cue = "org"  # "Boston beat Chicago 3-1": two teams
             elif _after_a_role(text, cand):
                 cand.cue = "person"  # "the fashion designer Kendal", "striker Jane Roe"
-            elif _after_an_org_kind(text, cand):
-                cand.cue = "org"  # "the band Night Owls"
+            elif _after_an_org_kind(text, cand) or _described_as_an_org(text, cand):
+                cand.cue = "org"  # "the band Night Owls", "Nimbus, a Catholic school in Varn"
             elif KIND_AFTER.match(text, cand.end or 0):
                 cand.cue = "org"  # "Ria Novosti and Tass news agencies", "the Gazette newspaper"
             elif _in_a_place(text, cand):
@@ -709,6 +716,12 @@ def _cue_kind_lists(text: str, found: list[Candidate]) -> None:
 def _after_an_org_kind(text: str, cand: Candidate) -> bool:
     start = cand.start or 0
     return ORG_KIND_BEFORE.search(text, max(0, start - 20), start) is not None
+
+
+def _described_as_an_org(text: str, cand: Candidate) -> bool:
+    """Tell whether an apposition after a name calls it an organisation ("X, a school")."""
+    match = APPOSITION.match(text, cand.end or 0)
+    return match is not None and match.group(1).casefold() in ORG_KINDS | ORG_WORDS
 
 
 def _after_a_role(text: str, cand: Candidate) -> bool:

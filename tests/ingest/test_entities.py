@@ -15,6 +15,7 @@ from app.ingest.entities import (
     _common_words,
     _cue_affiliations,
     _cue_kind_lists,
+    _described_as_an_org,
     _from_span,
     _in_a_place,
     _joined_ents,
@@ -642,3 +643,24 @@ def test_two_bodies_joined_by_and_the_are_two() -> None:
         "Millbrook School District",
         "Millbrook Police Department",
     ]
+
+
+def test_a_kind_list_ends_with_its_sentence() -> None:
+    text = "They worship gods such as Zorvan and Atrae. The Varnian Church disapproves."
+    found = [_cand(text, n, "ORG") for n in ("Zorvan", "Atrae", "Varnian Church")]
+    _cue_kind_lists(text, found)
+    assert [c.cue for c in found] == ["person", "person", None]
+
+
+@pytest.mark.parametrize(
+    ("text", "org"),
+    [
+        ("pupils of Nimbus Gonzalo, a Catholic school in Varn, paid", True),
+        ("Brell Kovac, the country's largest bank, fell", True),
+        ("Brell Kovac, a lawyer for the family, said", False),
+        ("Brell Kovac, a former army officer, said", False),
+    ],
+)
+def test_an_apposition_calling_a_name_an_organisation(text: str, org: bool) -> None:
+    name = "Nimbus Gonzalo" if "Nimbus" in text else "Brell Kovac"
+    assert _described_as_an_org(text, _cand(text, name, "PERSON")) is org
