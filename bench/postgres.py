@@ -81,8 +81,9 @@ def corpus_size(corpus: Path) -> int:
     return sum(1 for _ in corpus.rglob("*.txt"))
 
 
-def requests(api: Server, data: Path, size: int) -> dict[str, str]:
-    """One request per class, chosen from the corpus through the API itself."""
+def requests(servers: dict[str, Server], data: Path, size: int) -> dict[str, dict[str, str]]:
+    """Per class, one request for each server, chosen from the corpus through the API itself
+    (the same request on both, but for a cursor: each database signs its own)."""
     from app.db import create_db_engine
     from app.search.tantivy_index import TantivyIndex
 
@@ -91,41 +92,48 @@ def requests(api: Server, data: Path, size: int) -> dict[str, str]:
     word, _ = common_word(index, size)
     index.close()
     engine.dispose()
-    with httpx.Client(base_url=api.base, timeout=60) as client:
-        page = client.get("/articles", params={"limit": 20}).json()
-        cursor = page["next_cursor"]
-        for _ in range(49):  # page 50 by cursor
-            cursor = client.get("/articles", params={"limit": 20, "cursor": cursor}).json()[
-                "next_cursor"
-            ]
+    with httpx.Client(base_url=servers["sqlite"].base, timeout=60) as client:
+        first = client.get("/articles", params={"limit": 20}).json()["items"][0]
         person = client.get("/entities", params={"type": "person", "limit": 1}).json()["items"][0]
-        last_word = page["items"][0]["title"].split()[-1].strip(".,:;!?'\"")
-    return {
+    last_word = first["title"].split()[-1].strip(".,:;!?'\"")
+    same = {
         "list_first": "/articles?limit=20",
-        "list_page_50": f"/articles?limit=20&cursor={cursor}",
-        "detail": f"/articles/{page['items'][0]['id']}",
+        "detail": f"/articles/{first['id']}",
         "common": f"/articles?q={word}",
         "rare": f"/articles?q=title:{last_word}",
         "entity": f"/articles?person={person['name']}",
         "facets": f"/articles?q={word}&facets=person,place,org,source",
         "entity_lookup": f"/entities?q={person['name'][:4]}",
     }
+    paths = {cls: {name: path for name in servers} for cls, path in same.items()}
+    paths["list_page_50"] = {name: page_50(server) for name, server in servers.items()}
+    return paths
 
 
-def latency(servers: dict[str, Server], paths: dict[str, str], *, samples: int) -> dict:
+def page_50(server: Server) -> str:
+    """The 50th page of the plain listing, by cursor."""
+    cursor = None
+    with httpx.Client(base_url=server.base, timeout=60) as client:
+        for _ in range(49):
+            params = {"limit": 20} | ({"cursor": cursor} if cursor else {})
+            cursor = client.get("/articles", params=params).json()["next_cursor"]
+    return f"/articles?limit=20&cursor={cursor}"
+
+
+def latency(servers: dict[str, Server], paths: dict[str, dict[str, str]], *, samples: int) -> dict:
     """Each class on each server in turn, request after request (the load drifts)."""
     clients = {name: httpx.Client(base_url=s.base, timeout=60) for name, s in servers.items()}
     results: dict[str, dict] = {}
     for cls, path in paths.items():
         times: dict[str, list[float]] = {name: [] for name in servers}
-        for client in clients.values():
-            client.get(path).raise_for_status()  # warm
+        for name, client in clients.items():
+            client.get(path[name]).raise_for_status()  # warm
         for _ in range(samples):
             for name, client in clients.items():
                 started = time.perf_counter()
-                client.get(path).raise_for_status()
+                client.get(path[name]).raise_for_status()
                 times[name].append((time.perf_counter() - started) * 1000)
-        results[cls] = {"path": path, **{n: percentiles(t) for n, t in times.items()}}
+        results[cls] = {"path": path["sqlite"], **{n: percentiles(t) for n, t in times.items()}}
         log(f"{cls}: " + ", ".join(f"{n} p50 {results[cls][n]['p50_ms']}" for n in servers))
     for client in clients.values():
         client.close()
@@ -177,7 +185,7 @@ def main() -> None:
             for n, (backend, url) in enumerate(urls.items())
         }
         try:
-            paths = requests(servers["sqlite"], work / "sqlite", args.size)
+            paths = requests(servers, work / "sqlite", args.size)
             timings = latency(servers, paths, samples=args.samples)
         finally:
             for server in servers.values():
