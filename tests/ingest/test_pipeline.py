@@ -337,3 +337,36 @@ def test_extract_brings_entities_and_stories_of_a_database_up_to_date(
         session.commit()
     run()
     assert state(engine) == fresh
+
+
+@pytest.mark.postgresql_only("PostgreSQL's planner statistics")
+def test_a_bulk_load_keeps_the_planner_statistics_of_what_it_grows(tmp_path: Path) -> None:
+    """Its lookups are prepared statements planned on the statistics of the time: left as the
+    empty table's, each would read the whole table (a 100k load stalled). So the load itself
+    brings them up to date as the table grows; autovacuum may come late or be off."""
+    from sqlalchemy import text
+
+    from app.ingest.pipeline import ingest_files
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for n in range(40):
+        (corpus / f"{n:03d}.txt").write_text(f"Harbour news {n}\n\nThe ferry {n} sailed.\n")
+    engine = migrated_engine(make_settings(tmp_path / "data"))
+    report = ingest_files(
+        iter_article_files([corpus]),
+        engine=engine,
+        extractor=None,
+        max_bytes=10**6,
+        assign_stories=False,
+    )
+    assert report.counts[Outcome.LOADED] == 40
+    with engine.connect() as connection:
+        analyzed, rows = connection.execute(
+            text(
+                "SELECT s.last_analyze IS NOT NULL, c.reltuples FROM pg_stat_user_tables s "
+                "JOIN pg_class c ON c.oid = s.relid WHERE s.relname = 'articles'"
+            )
+        ).one()
+    engine.dispose()
+    assert analyzed and rows == 40
