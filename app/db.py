@@ -76,6 +76,19 @@ def _configure_postgresql(engine: Engine) -> None:
         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITER_LOCK})")
 
 
+def refresh_statistics(engine: Engine) -> None:
+    """PostgreSQL: ANALYZE, for a long write that grows tables from empty (a bulk load, story
+    assignment) to call as they double. Its lookups run as prepared statements, whose generic
+    plan is made on the statistics of the day: made on an empty table (a scan is cheapest
+    there) and kept until the next ANALYZE, every lookup reads the whole table (a 100k bulk
+    load stalled past 65,536 articles). Autovacuum comes late, or never where it is off.
+    ANALYZE samples each table (30,000 rows at most): seconds at most, log2(n) times."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.exec_driver_sql("ANALYZE")
+            connection.commit()
+
+
 def session_factory(engine: Engine, *, write: bool = False) -> sessionmaker[Session]:
     bind = engine.execution_options(**{WRITE_OPTION: True}) if write else engine
     return sessionmaker(bind=bind, expire_on_commit=False)

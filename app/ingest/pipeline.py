@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Engine, exists, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.db import write_session
+from app.db import refresh_statistics, write_session
 from app.failures import USAGE, OperatorError
 from app.ingest.files import BadArticleFile, read_article_text
 from app.ingest.load import (
@@ -132,18 +132,7 @@ def _load_bulk(
                 if files >= limit:
                     break
         done += files
-        refresh_statistics(engine)  # the table has about doubled: so has the lookups' work
-
-
-def refresh_statistics(engine: Engine) -> None:
-    """PostgreSQL: ANALYZE the tables a bulk load grows. Its lookups (by origin, by source) run
-    as prepared statements, whose generic plan is made on the statistics of the day: made on the
-    empty table (a scan is cheapest there) and kept until the next ANALYZE, every lookup read
-    the whole table (a 100k load stalled past 65,536 articles). Autovacuum comes late, or never
-    where it is off; transactions double in size, so this runs about log2(n) times."""
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as connection:
-            connection.exec_driver_sql("ANALYZE articles, mentions, entities, entity_names")
+        refresh_statistics(engine)  # the tables have about doubled: plan on their new size
 
 
 def _note_failures(batch: _Batch, report: IngestReport) -> None:

@@ -44,7 +44,7 @@ import numpy as np
 from sqlalchemy import Engine, delete, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from app.db import write_session
+from app.db import refresh_statistics, write_session
 from app.models import (
     Article,
     ArticleFeatures,
@@ -700,6 +700,8 @@ def restory(
             last_pk = batch[-1].pk
             report.articles += len(batch)
         on_progress(len(batch))
+        if (report.articles // batch_size).bit_count() == 1:  # batches 1, 2, 4, 8...
+            refresh_statistics(engine)  # the story tables have about doubled
     with write_session(engine) as session:
         session.execute(
             delete(Story)

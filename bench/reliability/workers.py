@@ -3,13 +3,13 @@ a worker killed with SIGKILL mid-batch losing nothing.
 
     .venv/bin/python -m bench.reliability.workers --articles 2000
 
-A fresh database on 127.0.0.1:5432 (or --server) gets `--articles` news-like articles (the
-seed articles' sentences recombined, as bench/extract_throughput.py makes them) with
-`ingest --no-extract`. Then, in one run:
+Each run gets a fresh database on 127.0.0.1:5432 (or --server) with the same `--articles`
+news-like articles (the seed articles' sentences recombined, as bench/extract_throughput.py
+makes them) loaded by `ingest --no-extract`:
 1. for 1 and for 2 processes of `newscorpus extract --pending` started at once (each with its
    own data directory, as on separate hosts): the time until every article has its entities
    (extraction alone, read from the database) and until the last process exits (stories and
-   the index too); the entities are cleared between the two;
+   the index too);
 2. two workers again, one killed with SIGKILL once it holds a batch: the other takes the
    batch over when its lease ends (`--lease` seconds), and every article ends with its
    entities exactly once (no mention stored twice), no lease left, every article in a story.
@@ -25,6 +25,8 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, text
@@ -46,42 +48,45 @@ def main() -> None:
     parser.add_argument("--lease", type=float, default=10.0, help="seconds, in the kill run")
     args = parser.parse_args()
     print(f"machine: {machine()}")
-    name = f"newscorpus_workers_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(f"{args.server}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = f"{args.server}/{name}"
-    try:
-        with tempfile.TemporaryDirectory(prefix="newscorpus-workers-") as tmp:
-            passed = run(Path(tmp), url, args)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with tempfile.TemporaryDirectory(prefix="newscorpus-workers-") as tmp:
+        corpus = Path(tmp) / "corpus"
+        corpus.mkdir()
+        for n, article in enumerate(build_corpus(args.articles)):
+            (corpus / f"{n:06d}.txt").write_text(f"{article.title}\n\n{article.body}\n")
+        for workers in (1, 2):
+            with loaded(args.server, corpus, Path(tmp) / f"run{workers}") as (url, engine):
+                extracted, exited = timed_workers(Path(tmp), url, engine, workers, args.articles)
+            print(f"{workers} worker process(es): every article extracted in {extracted:.1f} s "
+                  f"({args.articles / extracted:.1f} articles/s); all exited after {exited:.1f} s "
+                  "(stories assigned and each one's index caught up)")  # fmt: skip
+        with loaded(args.server, corpus, Path(tmp) / "kill") as (url, engine):
+            passed = killed_worker_run(Path(tmp), url, engine, args)
     print("PASS" if passed else "FAIL")
 
 
-def run(tmp: Path, url: str, args: argparse.Namespace) -> bool:
-    corpus = tmp / "corpus"
-    corpus.mkdir()
-    for n, article in enumerate(build_corpus(args.articles)):
-        (corpus / f"{n:06d}.txt").write_text(f"{article.title}\n\n{article.body}\n")
-    env = child_env(database_url=url, data_dir=str(tmp / "loader"))
-    log(f"loading {args.articles} articles without entities")
-    subprocess.run(
-        [str(VENV_BIN / "newscorpus"), "ingest", "--no-extract", str(corpus)],
-        env=env, cwd=ROOT, check=True, capture_output=True,
-    )  # fmt: skip
+@contextmanager
+def loaded(server: str, corpus: Path, data: Path) -> Iterator[tuple[str, Engine]]:
+    """A fresh database with the corpus bulk-loaded (no entities, no stories), dropped after:
+    each run starts from the same state."""
+    name = f"newscorpus_workers_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = f"{server}/{name}"
     engine = create_engine(url)
     try:
-        for workers in (1, 2):
-            extracted, exited = timed_workers(tmp, url, engine, workers, args.articles)
-            print(f"{workers} worker process(es): every article extracted in {extracted:.1f} s "
-                  f"({args.articles / extracted:.1f} articles/s); all exited after {exited:.1f} s "
-                  "(with stories and each one's index)")  # fmt: skip
-        return killed_worker_run(tmp, url, engine, args)
+        log(f"loading {len(list(corpus.iterdir()))} articles without entities")
+        subprocess.run(
+            [str(VENV_BIN / "newscorpus"), "ingest", "--no-extract", str(corpus)],
+            env=child_env(database_url=url, data_dir=str(data)), cwd=ROOT, check=True,
+            capture_output=True,
+        )  # fmt: skip
+        yield url, engine
     finally:
         engine.dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def start_workers(tmp: Path, url: str, count: int, run: str, **settings: str) -> list:
@@ -98,19 +103,12 @@ def start_workers(tmp: Path, url: str, count: int, run: str, **settings: str) ->
     ]
 
 
-def clear_entities(engine: Engine) -> None:
-    with engine.begin() as connection:
-        connection.execute(text("DELETE FROM mentions"))
-        connection.execute(text("UPDATE articles SET story_pk = NULL"))
-
-
 def count(engine: Engine, statement: object) -> int:
     with engine.connect() as connection:
         return int(connection.scalar(statement) or 0)  # type: ignore[call-overload]
 
 
 def timed_workers(tmp: Path, url: str, engine: Engine, workers: int, articles: int):  # type: ignore[no-untyped-def]
-    clear_entities(engine)
     started = time.monotonic()
     processes = start_workers(tmp, url, workers, f"run{workers}")
     extracted = None
@@ -126,7 +124,6 @@ def timed_workers(tmp: Path, url: str, engine: Engine, workers: int, articles: i
 
 
 def killed_worker_run(tmp: Path, url: str, engine: Engine, args: argparse.Namespace) -> bool:
-    clear_entities(engine)
     started = time.monotonic()
     doomed, survivor = start_workers(tmp, url, 2, "kill", extract_lease_seconds=str(args.lease))
     held = text("SELECT count(*) FROM extraction_leases WHERE worker LIKE :me")
