@@ -115,7 +115,7 @@ def _load_bulk(
     up to BULK_COMMIT_ROWS files a transaction. The first transactions are smaller (each at
     most as big as all the ones before it) so that the index can start early, and so are the
     last of `total` files (each at most half of what is left) so that it ends soon after."""
-    done = 0
+    done = planned_for = 0  # files loaded; files loaded when statistics were last refreshed
     for first in batches:
         limit = min(BULK_COMMIT_ROWS, max(done, 1))
         if total is not None:
@@ -132,7 +132,9 @@ def _load_bulk(
                 if files >= limit:
                     break
         done += files
-        refresh_statistics(engine)  # the tables have about doubled: plan on their new size
+        if done >= 2 * planned_for:  # the tables have doubled: plan on their new size
+            refresh_statistics(engine)  # (log2(n) times; transactions stop doubling at 32k)
+            planned_for = done
 
 
 def _note_failures(batch: _Batch, report: IngestReport) -> None:
