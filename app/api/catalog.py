@@ -225,17 +225,9 @@ class Catalog:
 
     def page(self, engine: Engine, query: ArticleQuery, *, total: int) -> SearchPage:
         """One page in date order (newest or oldest first) after the query's keyset position."""
-        newest_first = query.sort != "published_at"
-        after = query.after[1] if query.after else None
-        wanted = query.limit + 1  # one more tells whether a next page exists
-        rows = date_ordered(engine, KEYS, after, wanted, newest_first)
-        seen = int(query.after[2]) if query.after else 0
-        key = sort_key if newest_first else oldest_key
-        hits = [
-            Hit(pk, None, None, (0.0, key(day, pk), seen + n + 1, 0))
-            for n, (day, pk) in enumerate(rows[: query.limit])
-        ]
-        return SearchPage(hits=hits, total=total, has_more=len(rows) > query.limit)
+        shown, more, position = _in_date_order(engine, KEYS, query)
+        hits = [Hit(pk, None, None, position(n)) for n, (_, pk) in enumerate(shown)]
+        return SearchPage(hits=hits, total=total, has_more=more)
 
 
 @dataclass
@@ -251,19 +243,28 @@ class Listing:
 def _listing(engine: Engine, query: ArticleQuery, total: int) -> Listing:
     """The page of a plain listing, each article read with its summary's columns along the
     date index (one statement; no hits, no second read by primary key)."""
-    newest_first = query.sort != "published_at"
-    wanted = query.limit + 1  # one more tells whether a next page exists
-    after = query.after[1] if query.after else None
-    rows = date_ordered(engine, SUMMARIES, after, wanted, newest_first)
-    shown = rows[: query.limit]
-    position = None
-    if len(rows) > query.limit:
-        day, pk = shown[-1][:2]
-        seen = int(query.after[2]) if query.after else 0
-        key = sort_key if newest_first else oldest_key
-        position = (0.0, key(day, pk), seen + len(shown), 0)
+    shown, more, position = _in_date_order(engine, SUMMARIES, query)
     items = [summary(r[2], r[3], r[4], r[5], r[0], r[6], r[7], r[8]) for r in shown]
-    return Listing(items, position, total)
+    return Listing(items, position(len(shown) - 1) if more else None, total)
+
+
+def _in_date_order(
+    engine: Engine, base: Select, query: ArticleQuery
+) -> tuple[list[tuple[Any, ...]], bool, Callable[[int], Position]]:
+    """The query's page of `base` rows in its date order past its keyset position, whether
+    more follow, and the keyset position of the page's n-th row."""
+    newest_first = query.sort != "published_at"
+    after = query.after[1] if query.after else None
+    wanted = query.limit + 1  # one more tells whether a next page exists
+    rows = date_ordered(engine, base, after, wanted, newest_first)
+    shown = rows[: query.limit]
+    seen = int(query.after[2]) if query.after else 0
+    key = sort_key if newest_first else oldest_key
+
+    def position(n: int) -> Position:
+        return (0.0, key(shown[n][0], shown[n][1]), seen + n + 1, 0)
+
+    return shown, len(rows) > query.limit, position
 
 
 # Built once, like every statement a request runs: building one costs more than running it
