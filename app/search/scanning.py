@@ -20,6 +20,7 @@ from app.search.reading import (
     _date_order,
     _sample_level,
     _u64_values,
+    terms,
 )
 from app.search.schema import STORY_KEY_END
 
@@ -79,7 +80,7 @@ class IndexScanning(IndexReading):
             below = STORY_KEY_END >> level
             matching = self._and([matching, self._int_range("story_key", 0, below - 1)])
         first = {"first": {"min": {"field": "sort_key"}}}
-        stories = {"terms": {"field": "story_key", "size": max(matches, 1)}, "aggs": first}
+        stories = {**terms("story_key", max(matches, 1)), "aggs": first}
         days: dict[int, int] = defaultdict(int)
         dated = self._and([matching, self._int_range("sort_key", DATED, None)])
         seen = set()

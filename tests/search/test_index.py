@@ -4,15 +4,17 @@ facets and totals, and catch-up commits."""
 from __future__ import annotations
 
 import json
+import random
+import zlib
 from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 import tantivy
-from sqlalchemy import Engine, insert, update
+from sqlalchemy import Engine, insert, select, update
 
-from app.models import Article
+from app.models import Article, Entity, Mention
 from app.search import reading, snippets
 from app.search.base import ArticleQuery
 from app.search.query import english_analyzer
@@ -282,6 +284,48 @@ def test_facets_are_exact_below_the_threshold_and_estimated_above(
     (daily, daily_n), (weekly, weekly_n) = sampled.facets["source"]
     assert (daily, weekly) == ("Daily", "Weekly") and daily_n % 4 == 0 and weekly_n % 4 == 0
     assert abs(daily_n - 960) < 150 and abs(weekly_n - 320) < 100
+
+
+def mention_people(engine: Engine, people: list[str]) -> None:
+    """Articles for these people (one each, in order), each person an entity of type person."""
+    add_articles(engine, [{"body": "apples"} for _ in people])
+    with engine.begin() as connection:
+        pks = connection.scalars(select(Article.pk).order_by(Article.pk.desc()).limit(len(people)))
+        for article_pk, person in zip(reversed(list(pks)), people, strict=True):
+            entity_id = f"{zlib.crc32(person.encode()):016x}"
+            entity_pk = connection.scalar(select(Entity.pk).where(Entity.id == entity_id))
+            if entity_pk is None:
+                entity_pk = connection.execute(
+                    insert(Entity).values(
+                        id=entity_id, key=f"person:{person}", name=person, type="person"
+                    )
+                ).inserted_primary_key[0]
+            connection.execute(
+                insert(Mention).values(
+                    article_pk=article_pk, entity_pk=entity_pk, text=person, start=0, end=1
+                )
+            )
+
+
+def test_small_facets_count_every_segment(tmp_path: Path, engine: Engine) -> None:
+    """Tantivy keeps only each segment's top values (10 x size by default) before merging
+    them: a value below that cut in one segment lost its count there."""
+    draw = random.Random(7)
+    people: list[str] = []
+    index = indexed(tmp_path, engine)
+    for batch_number in range(6):  # a segment or more per catch-up, each with its own leaders
+        batch = [f"Local {batch_number}-{n}" for n in range(12) for _ in range(6)]
+        batch += ["Everywhere"] * 2  # never among a segment's leaders; the first overall
+        draw.shuffle(batch)
+        mention_people(engine, batch)
+        index.catch_up()
+        people += batch
+    counts = Counter(f"{zlib.crc32(p.encode()):016x}" for p in people)
+    for size in (1, 2, 5):
+        top = index.search(ArticleQuery(text="apples", facets=("person",), facet_size=size))
+        listed = top.facets["person"]
+        assert [n for _, n in listed] == sorted(counts.values(), reverse=True)[:size]
+        assert all(counts[person] == n for person, n in listed)
 
 
 def test_catch_up_commits_in_batches_and_replaces_updated_articles(
