@@ -40,6 +40,10 @@ class BadCursor(Problem):
     status, title = 400, "Bad Cursor"
 
 
+class CursorExpired(Problem):
+    status, title = 410, "Cursor Expired"
+
+
 class UnknownParameter(Problem):
     status, title = 400, "Unknown Query Parameter"
 

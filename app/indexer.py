@@ -52,6 +52,8 @@ class BackgroundIndexer:
             if self.index.lag():
                 indexed = self.index.catch_up()
                 log.info("indexed %d changed articles", indexed)
+            else:
+                self.index.refresh()  # another process may have indexed them
         except IndexBusy:
             self.index.refresh()
         except Exception as error:

@@ -33,7 +33,7 @@ from app.api.filters import (
 )
 from app.api.writes import WriterDep, get_extractor
 from app.db import EngineDep, SessionDep
-from app.errors import BadCursor, NotFound
+from app.errors import BadCursor, CursorExpired, NotFound
 from app.ingest import stories
 from app.ingest.load import Outcome
 from app.ingest.parse import ParsedArticle, ParseError
@@ -62,6 +62,7 @@ from app.search.base import (
     SearchBackend,
     SearchPage,
     Sort,
+    WalkExpired,
 )
 
 router = APIRouter(prefix="/articles", tags=["articles"], route_class=CheckedRoute)
@@ -129,7 +130,7 @@ ARTICLE_PARAMS = QueryModel(ArticleParams)
 @router.get(
     "",
     response_model=ArticlePage,
-    responses=problems(400, 422),
+    responses=problems(400, 410, 422),
     openapi_extra=ARTICLE_PARAMS.openapi,
 )
 async def list_articles(request: Request) -> Response:
@@ -209,7 +210,11 @@ def _search_page(
         empty = ArticlePage(items=[], next_cursor=None, total=0, facets=_no_facets(params))
         return empty.model_dump_json()
     query = article_query(params, cursors, sources=sources, entities=entities)
-    return _render(catalog, session, cursors, params, search.search(query))
+    try:
+        page = search.search(query)
+    except WalkExpired as expired:
+        raise CursorExpired(str(expired)) from None
+    return _render(catalog, session, cursors, params, page)
 
 
 def article_query(
@@ -261,7 +266,8 @@ def _sort_key_in_range(key: int) -> int:
 
 
 # (score, sort key: day << DAY_SHIFT | pk (undated: day 0 or UNDATED_LAST), articles shown
-# before it, the newest pk a walk with dedupe sees or 0)
+# before it, and the index version a best-match walk ranks on, or the newest pk a date-order
+# walk with dedupe sees, or 0)
 POSITION = TypeAdapter(
     tuple[
         FiniteFloat,
@@ -276,7 +282,8 @@ def _position(cursors: Cursors, params: ArticleParams) -> Position:
     position = cursors.decode(params.cursor or "", fingerprint(params), POSITION)
     if params.effective_sort() == "relevance" and position[2] >= MAX_RELEVANCE_DEPTH:
         raise BadCursor(
-            f"best-match order ends after {MAX_RELEVANCE_DEPTH} results; sort by date to go on"
+            f"best-match order ends after {MAX_RELEVANCE_DEPTH} results; sort by date, or use "
+            "/articles/export, to go on"
         )
     return position
 

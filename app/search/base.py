@@ -39,8 +39,13 @@ def key_date(key: int) -> date | None:
     return date.fromordinal(day) if 0 < day < UNDATED_LAST else None
 
 
-# A keyset position: (score or 0, sort key, hits shown before it, the query's `newest`).
+# A keyset position: (score or 0, sort key, hits shown before it, and the version of the
+# index a best-match walk ranks on, or the newest pk a date-order walk with `dedupe` sees).
 Position = tuple[float, int, int, int]
+
+
+class WalkExpired(LookupError):
+    """The version of the index a best-match walk ranks on is no longer held here."""
 
 
 @dataclass(frozen=True)

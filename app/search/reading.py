@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import math
 import os
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -27,6 +30,7 @@ from app.search.base import (
     Hit,
     Position,
     SearchPage,
+    WalkExpired,
     key_date,
 )
 from app.search.query import (
@@ -53,6 +57,8 @@ PREFIX_EXPANSIONS = 50  # terms a prefix stands for in snippets (tantivy's own l
 FACET_EXACT_MATCHES = 20_000
 FACET_SAMPLE_TARGET = 5_000  # about this many matches in the sample (~2 % error on big counts)
 EVERY_VALUE = 2**32 - 1  # a terms aggregation's segment_size that keeps every value
+WALK_VERSIONS = 8  # versions of the index kept for the best-match walks begun on them
+WALK_IDLE_SECONDS = 600  # a version no walk has used for this long is let go
 RELEVANCE_SLACK = 16  # extra hits read first, so equal scores at a page's edge rarely need more
 DEDUPE_WINDOW = 200  # hits first read while collapsing a result to one article per story
 EXACT_STORY_TOTAL = 10_000  # matches up to which a deduplicated total is counted exactly
@@ -70,6 +76,14 @@ class _Ranked(NamedTuple):
     total_estimated: bool = False
 
 
+class Version(NamedTuple):
+    """A version of the index as searches see it."""
+
+    searcher: tantivy.Searcher
+    seq: int  # the largest seq it holds: the index is at this article change (0: empty)
+    newest_pk: int  # the newest article it holds
+
+
 class IndexReading:
     """The searching half of TantivyIndex (the SearchBackend a router calls)."""
 
@@ -78,21 +92,37 @@ class IndexReading:
     schema: tantivy.Schema
     analyzer: tantivy.TextAnalyzer
 
+    def __init__(self) -> None:
+        self._versions_lock = threading.Lock()
+        self._current: Version | None = None  # None: not looked at since the last reload
+        # Versions best-match walks run on, by seq, the least recently used first.
+        self._kept: OrderedDict[int, tuple[Version, float]] = OrderedDict()
+
+    def reload(self) -> None:
+        """Let searches see the index's last commit."""
+        with self._versions_lock:
+            self.index.reload()
+            self._current = None
+
     def refresh(self) -> None:
-        """See commits made by other processes."""
-        self.index.reload()
+        """See commits made by other processes, if the saved watermark says there are."""
+        state = read_state(self.path)
+        if state is None or int(state["seq"]) != self._version().seq:
+            self.reload()
 
     def search(self, query: ArticleQuery) -> SearchPage:
         """Run a query with its filters, sort, keyset page and facets, all inside the index."""
-        if query.dedupe:
-            # Which article stands for a story depends on all the story's articles: a walk
-            # sees only those indexed at its start, so one added to a story meanwhile can
-            # neither hide the story nor show it twice.
-            newest = query.after[3] if query.after else self._newest_pk()
-            query = replace(query, newest=newest)
-        searcher = self.index.searcher()
         node, text_query, matching = self._matching(query)
         relevance = query.sort == "relevance" and text_query is not None
+        version = self._walked(query.after) if relevance else self._version()
+        if query.dedupe and not relevance:
+            # Which article stands for a story depends on all the story's articles: a walk
+            # sees only those indexed at its start, so one added to a story meanwhile can
+            # neither hide the story nor show it twice. (Best match walks a whole version.)
+            newest = query.after[3] if query.after else version.newest_pk
+            query = replace(query, newest=newest)
+            _, matching = self._built(node, query)
+        searcher = version.searcher
         if query.dedupe:
             ranked = (self._best_once if relevance else self._first_once)(searcher, matching, query)
         elif relevance:
@@ -113,14 +143,64 @@ class IndexReading:
             has_more=ranked.has_more,
             total_estimated=ranked.total_estimated,
         )
+        if relevance:  # the next page ranks on this very version
+            for hit in page.hits:
+                hit.position = (*hit.position[:3], version.seq)
+            if page.has_more:
+                self._keep(version)
         if facets is not None:
             page.facets, page.facets_estimated = facets.result()
         return page
 
-    def _newest_pk(self) -> int:
-        """The newest article the last saved commit indexed (0: not known)."""
-        state = read_state(self.path)
-        return int(state.get("pk", 0)) if state else 0
+    # -- versions --------------------------------------------------------------------------
+    # A score depends on the whole index (how rare each word is, how long articles are on
+    # average), so every article added moves every score: a best-match walk that ranked its
+    # next page on a newer version would repeat and skip old articles. Its pages rank on the
+    # version its first page ran on, known by the largest seq it holds (the same on every
+    # host that indexed as far); a Tantivy searcher keeps its version's files open (mapped)
+    # after merges delete them, so a recent one kept here still answers.
+
+    def _version(self) -> Version:
+        """The version searches run on now."""
+        with self._versions_lock:
+            if self._current is None:
+                searcher = self.index.searcher()
+                request = {"seq": {"max": {"field": "seq"}}, "pk": {"max": {"field": "pk"}}}
+                found = searcher.aggregate(tantivy.Query.all_query(), request)
+                seq, pk = (int(found[name]["value"] or 0) for name in ("seq", "pk"))
+                self._current = Version(searcher, seq, pk)
+            return self._current
+
+    def _walked(self, after: Position | None) -> Version:
+        """The version a best-match walk runs on: its first page's."""
+        current = self._version()
+        if after is None or after[3] == current.seq:
+            return current
+        with self._versions_lock:
+            self._forget_idle()
+            if (kept := self._kept.get(after[3])) is None:
+                raise WalkExpired(
+                    "this best-match walk ranked its pages on a version of the index this "
+                    "server no longer holds (articles were added since, and the walk was idle "
+                    f"for over {WALK_IDLE_SECONDS // 60} minutes, or another server began it): "
+                    "start again from the first page, or sort by date, whose walks never expire"
+                )
+            self._kept[after[3]] = (kept[0], time.monotonic())
+            self._kept.move_to_end(after[3])
+            return kept[0]
+
+    def _keep(self, version: Version) -> None:
+        with self._versions_lock:
+            self._kept[version.seq] = (version, time.monotonic())
+            self._kept.move_to_end(version.seq)
+            self._forget_idle()
+            while len(self._kept) > WALK_VERSIONS:
+                self._kept.popitem(last=False)
+
+    def _forget_idle(self) -> None:
+        idle = time.monotonic() - WALK_IDLE_SECONDS
+        for seq in [seq for seq, (_, used) in self._kept.items() if used < idle]:
+            del self._kept[seq]
 
     def _matching(
         self, query: ArticleQuery

@@ -21,7 +21,7 @@ from app.search.query import TEXT_TOKENIZER, folding_analyzer
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 9  # bump when the schema changes: the index is then rebuilt from the database
+SCHEMA_VERSION = 10  # bump when the schema changes: the index is then rebuilt from the database
 # Samples halve: a document is in sample level k (1/2^k of all documents) when the first k bits
 # of a hash of its pk are zero. It is indexed under every level it is in (one term on average),
 # so a sample is one posting list (not a union of buckets: 2x cheaper to intersect).
@@ -74,6 +74,7 @@ def build_schema() -> tantivy.Schema:
         "story", stored=True, fast=True, tokenizer_name="raw", index_option="basic"
     )
     builder.add_integer_field("pk", fast=True)  # a walk with dedupe ignores newer articles
+    builder.add_integer_field("seq", fast=True)  # the index's version: its largest seq
     for name in ("story_key", "sort_key", "oldest_key"):
         builder.add_integer_field(name, fast=True, indexed=True)
     builder.add_integer_field("sample", indexed=True)
@@ -98,5 +99,8 @@ def open_index(path: Path) -> tantivy.Index:
         shutil.rmtree(path)
         path.mkdir(parents=True)
     index = tantivy.Index(build_schema(), path=str(path), reuse=True)
+    # Searches see a commit when told (IndexReading.reload), not whenever Tantivy notices one:
+    # each version a search ran on is then known by its largest seq, for walks to come back to.
+    index.config_reader("Manual")
     index.register_tokenizer(TEXT_TOKENIZER, folding_analyzer())  # not kept in the index
     return index

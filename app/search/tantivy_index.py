@@ -24,6 +24,7 @@ class TantivyIndex(IndexWriting, IndexScanning):
     """Full-text search over articles, with filters, facets and keyset pages inside the index."""
 
     def __init__(self, path: Path, engine: Engine) -> None:
+        super().__init__()
         self.path = path
         self.engine = engine
         self.index = open_index(path)

@@ -57,6 +57,7 @@ class IndexWriting:
     _writer: tantivy.IndexWriter | None
     _write_lock: threading.Lock
     _newest_pk_added: int  # the largest pk indexed (pks only grow: articles are never deleted)
+    reload: Callable[[], None]  # IndexReading's: searches see the last commit
 
     @property
     def watermark(self) -> int:
@@ -133,7 +134,7 @@ class IndexWriting:
         if pending or replacing:
             done = self._commit(writer, seq, done + pending)
         if done or replacing:
-            self.index.reload()
+            self.reload()
         return done
 
     def _replaces_all(self, seq: int) -> bool:
@@ -222,6 +223,7 @@ class IndexWriting:
             body=row.body,
             word_count=row.word_count,
             pk=row.pk,
+            seq=row.seq,
             sort_key=sort_key(row.published_at, row.pk),
             oldest_key=oldest_key(row.published_at, row.pk),
             story=story,

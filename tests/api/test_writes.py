@@ -212,3 +212,39 @@ def test_the_schema_says_raw_or_fields(writable: TestClient) -> None:
     assert set(schemas["RawArticleIn"]["properties"]) == {"raw", "url"}
     assert "raw" not in schemas["ArticleFieldsIn"]["properties"]
     assert all(schemas[form]["additionalProperties"] is False for form in forms)
+
+
+def test_a_best_match_walk_goes_on_while_articles_arrive(
+    writable: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every article added moves every score; a walk ranks all its pages on the version of
+    the index its first page ran on, and says so plainly once that version is let go."""
+    from app.search import reading
+
+    def add(n: int) -> None:
+        body = f"The ferry ran late {n} times " + "and the harbour was calm " * (n % 4 + 1)
+        article = {**NEW, "title": f"Ferry report {n}", "body": body}
+        assert writable.post("/articles", json=article, headers={"X-API-Key": KEY}).is_success
+
+    for n in range(6):
+        add(n)
+    wait_for(writable, {"q": "ferry", "limit": 100}, 6)
+    before = [a["id"] for a in writable.get("/articles", params={"q": "ferry"}).json()["items"]]
+    page = writable.get("/articles", params={"q": "ferry", "limit": 2}).json()
+    walked = [a["id"] for a in page["items"]]
+    for n in range(6, 12):
+        add(n)
+    wait_for(writable, {"q": "ferry", "limit": 100}, 12)
+    cursor = page["next_cursor"]
+    while cursor:
+        page = writable.get("/articles", params={"q": "ferry", "limit": 2, "cursor": cursor}).json()
+        walked += [a["id"] for a in page["items"]]
+        cursor = page["next_cursor"]
+    assert walked == before
+
+    first = writable.get("/articles", params={"q": "ferry", "limit": 2}).json()["next_cursor"]
+    add(12)
+    wait_for(writable, {"q": "ferry", "limit": 100}, 13)
+    monkeypatch.setattr(reading, "WALK_IDLE_SECONDS", -1)  # every kept version let go
+    gone = writable.get("/articles", params={"q": "ferry", "limit": 2, "cursor": first})
+    assert "start again" in assert_problem(gone, 410)["detail"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, insert
 
 from app.models import Story
-from app.search.base import ArticleQuery, Hit, Sort
+from app.search.base import ArticleQuery, Hit, Sort, WalkExpired
 from app.search.tantivy_index import TantivyIndex
 from tests.conftest import make_settings, migrated_engine
 from tests.search.test_index import add_articles
@@ -141,9 +142,16 @@ def _stories(index: TantivyIndex) -> dict[int, str]:
     }
 
 
-def test_date_walks_are_consistent_while_articles_are_added(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sort", SORTS)
+@pytest.mark.parametrize("dedupe", [False, True])
+@pytest.mark.parametrize("text", ["apple", "pear plum"])
+def test_walks_are_consistent_while_articles_are_added(
+    tmp_path: Path, sort: Sort, dedupe: bool, text: str
+) -> None:
     """New articles (some joining old stories) may or may not show; no old article, nor with
-    one per story an old story, is skipped or shown twice."""
+    one per story an old story, is skipped or shown twice. In best-match order every article
+    added moves every score (word rarity, average length): each page still ranks like the
+    first."""
     engine: Engine = migrated_engine(make_settings(tmp_path))
     rng = random.Random(5)
     with engine.begin() as connection:
@@ -152,26 +160,73 @@ def test_date_walks_are_consistent_while_articles_are_added(tmp_path: Path) -> N
     index = TantivyIndex(tmp_path / "index", engine)
     index.catch_up()
     next_pk = 301
-    for sort in ("-published_at", "published_at"):
-        for dedupe in (False, True):
-            stories = _stories(index)
-            old = {h.article_pk for h in index.search(ArticleQuery(text="apple", limit=5000)).hits}
-            query = ArticleQuery(text="apple", sort=sort, limit=25, dedupe=dedupe)
-            shown: list[int] = []
-            while True:
-                page = index.search(query)
-                shown += [h.article_pk for h in page.hits]
-                add_articles(engine, _articles(rng, next_pk, 7, 60))
-                next_pk += 7
-                index.catch_up()
-                if not page.has_more:
-                    break
-                query = ArticleQuery(**{**query.__dict__, "after": page.hits[-1].position})
-            assert len(shown) == len(set(shown)), (sort, dedupe)
-            if dedupe:
-                story_of = _stories(index)
-                shown_stories = [story_of[pk] for pk in shown]
-                assert len(shown_stories) == len(set(shown_stories)), (sort, dedupe)
-                assert {stories[pk] for pk in old} <= set(shown_stories), (sort, dedupe)
-            else:
-                assert old <= set(shown), (sort, dedupe)
+    stories = _stories(index)
+    old = {h.article_pk for h in index.search(ArticleQuery(text=text, limit=5000)).hits}
+    first = walk(index, ArticleQuery(text=text, sort=sort, limit=25, dedupe=dedupe))
+    query = ArticleQuery(text=text, sort=sort, limit=25, dedupe=dedupe)
+    shown: list[Hit] = []
+    while True:
+        page = index.search(query)
+        shown += page.hits
+        add_articles(engine, _articles(rng, next_pk, 7, 60))
+        next_pk += 7
+        index.catch_up()
+        if not page.has_more:
+            break
+        query = ArticleQuery(**{**query.__dict__, "after": page.hits[-1].position})
+    pks = [hit.article_pk for hit in shown]
+    assert len(pks) == len(set(pks))
+    if sort == "relevance":  # the walk is the one its first page began: the same hits, scores
+        assert [(h.article_pk, h.score) for h in shown] == [(h.article_pk, h.score) for h in first]
+    if dedupe:
+        story_of = _stories(index)
+        shown_stories = [story_of[pk] for pk in pks]
+        assert len(shown_stories) == len(set(shown_stories))
+        assert {stories[pk] for pk in old} <= set(shown_stories)
+    else:
+        assert old <= set(pks)
+
+
+def test_a_best_match_walk_goes_on_wherever_its_version_is_held(tmp_path: Path) -> None:
+    """Hosts of one database index the same articles: a walk begun on one goes on at another
+    at the same version; at another version, it is refused rather than ranked anew."""
+    engine: Engine = migrated_engine(make_settings(tmp_path))
+    rng = random.Random(9)
+    with engine.begin() as connection:
+        connection.execute(insert(Story), [{"pk": 1, "id": "s1"}])
+    add_articles(engine, _articles(rng, 1, 300, 1))
+    one, two = (TantivyIndex(tmp_path / name, engine) for name in ("one", "two"))
+    one.catch_up()
+    two.catch_up()
+    query = ArticleQuery(text="pear plum", sort="relevance", limit=40)
+    pages, hosts = [], [one, two]
+    page = one.search(query)
+    while page.has_more:
+        pages += page.hits
+        hosts.reverse()
+        page = hosts[0].search(replace(query, after=page.hits[-1].position))
+    pages += page.hits
+    assert [(h.article_pk, h.score) for h in pages] == [
+        (h.article_pk, h.score) for h in walk(one, query)
+    ]
+    first = one.search(query).hits[-1].position
+    add_articles(engine, _articles(rng, 301, 5, 1))
+    two.catch_up()  # two is at a version the walk did not begin on, and never held its own
+    with pytest.raises(WalkExpired):
+        two.search(replace(query, after=first))
+    assert one.search(replace(query, after=first)).hits  # one still is
+
+
+def test_a_reader_sees_what_the_writing_process_indexed(tmp_path: Path) -> None:
+    engine: Engine = migrated_engine(make_settings(tmp_path))
+    with engine.begin() as connection:
+        connection.execute(insert(Story), [{"pk": 1, "id": "s1"}])
+    add_articles(engine, _articles(random.Random(3), 1, 20, 1))
+    writer = TantivyIndex(tmp_path / "index", engine)
+    writer.catch_up()
+    reader = TantivyIndex(tmp_path / "index", engine)  # another process on the same index
+    assert reader.search(ArticleQuery(limit=100)).total == 20
+    add_articles(engine, _articles(random.Random(4), 21, 5, 1))
+    writer.catch_up()
+    reader.refresh()
+    assert reader.search(ArticleQuery(limit=100)).total == 25
