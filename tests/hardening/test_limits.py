@@ -172,11 +172,18 @@ def test_search_over_budget_is_503_and_does_not_block_others(tmp_path: Path) -> 
 
 
 def test_deep_best_match_cursor_is_refused_up_front(seeded_client: TestClient) -> None:
-    from app.api.articles import MAX_RELEVANCE_DEPTH, ArticleParams
+    from app.api.articles import MAX_RELEVANCE_DEPTH, POSITION, ArticleParams
     from app.api.cursors import fingerprint
 
+    signer = seeded_client.app.state.cursors  # type: ignore[attr-defined]
+    first = seeded_client.get("/articles", params={"q": "russia", "limit": 1}).json()
+    # The version of the index the walk ranks on, as a real cursor holds it.
+    version = signer.decode(first["next_cursor"], fingerprint(ArticleParams(q="russia")), POSITION)[
+        3
+    ]
+
     def cursor(params: ArticleParams, seen: int) -> str:  # signed with the server's own key
-        return seeded_client.app.state.cursors.encode([1.0, 1, seen, 0], fingerprint(params))  # type: ignore[attr-defined]
+        return signer.encode([1.0, 1, seen, version], fingerprint(params))  # type: ignore[no-any-return]
 
     deep = cursor(ArticleParams(q="russia"), 900_000)
     body = assert_problem(
