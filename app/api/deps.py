@@ -6,15 +6,17 @@ import time
 from collections.abc import Callable, Coroutine, Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from functools import cached_property, lru_cache
 from typing import Annotated, Any, Generic, TypeVar, get_origin
 
 from fastapi import Depends, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.json_schema import models_json_schema
 
+from app.api.cursors import fingerprint
 from app.budget import BudgetedSearch
 from app.errors import PROBLEM_MEDIA_TYPE, UnknownParameter
 from app.schemas import ProblemDetail
@@ -28,7 +30,25 @@ async def get_search(request: Request) -> BudgetedSearch:
 SearchDep = Annotated[BudgetedSearch, Depends(get_search)]
 
 
-Model = TypeVar("Model", bound=BaseModel)
+class QueryParams(BaseModel):
+    """A route's query parameters. Read-only: QueryModel hands the same object to every
+    request with the same query string, so what is derived from them is derived once."""
+
+    model_config = ConfigDict(frozen=True)
+
+    @cached_property
+    def key(self) -> str:
+        """Tells apart every request that renders differently (a page cache's key)."""
+        return self.model_dump_json()
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """The query but its cursor and page size, as cursors are bound to it."""
+        return fingerprint(self)
+
+
+Model = TypeVar("Model", bound=QueryParams)
+RECENT_QUERIES = 256  # query strings whose validated parameters are kept
 
 
 class QueryModel(Generic[Model]):
@@ -42,6 +62,7 @@ class QueryModel(Generic[Model]):
 
     def __init__(self, model: type[Model]) -> None:
         self.model = model
+        self._recent: dict[bytes, Model] = {}  # by query string, the oldest first
         fields = model.model_fields
         self.repeatable = {name for name, f in fields.items() if get_origin(f.annotation) is list}
         schema = model.model_json_schema()
@@ -65,6 +86,15 @@ class QueryModel(Generic[Model]):
         }
 
     async def __call__(self, request: Request) -> Model:
+        raw: bytes = request.scope["query_string"]
+        if (params := self._recent.get(raw)) is None:
+            params = self._validated(request)
+            if len(self._recent) >= RECENT_QUERIES:
+                self._recent.pop(next(iter(self._recent)), None)
+            self._recent[raw] = params
+        return params
+
+    def _validated(self, request: Request) -> Model:
         query = request.query_params
         values = {
             name: query.getlist(name) if name in self.repeatable else query[name]
@@ -136,7 +166,12 @@ def last_modified(moment: datetime | None) -> dict[str, str]:
     moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     if int(moment.timestamp()) >= int(time.time()):
         return {}
-    return {"Last-Modified": format_datetime(moment.astimezone(UTC), usegmt=True)}
+    return {"Last-Modified": _http_date(int(moment.timestamp()))}
+
+
+@lru_cache(maxsize=64)  # a corpus changes far less often than it is read
+def _http_date(seconds: int) -> str:
+    return format_datetime(datetime.fromtimestamp(seconds, UTC), usegmt=True)
 
 
 PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}}

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import Field, TypeAdapter
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import aliased, selectinload
 
-from app.api.cursors import Count, Cursors, CursorsDep, RowId, fingerprint
-from app.api.deps import CheckedRoute, QueryModel, problems
+from app.api.cursors import Count, Cursors, CursorsDep, RowId
+from app.api.deps import CheckedRoute, QueryModel, QueryParams, problems
 from app.db import SessionDep
 from app.errors import NotFound
 from app.ingest.names import lookup_key
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/entities", tags=["entities"], route_class=CheckedRou
 MAX_RELATED = 100
 
 
-class EntityParams(BaseModel):
+class EntityParams(QueryParams):
     """Query parameters of GET /entities."""
 
     type: Literal["person", "place", "org"] | None = Field(
@@ -77,7 +77,7 @@ def list_entities(
     next_cursor = None
     if len(rows) > params.limit:
         last = items[-1]
-        next_cursor = cursors.encode([last.article_count, last.id], fingerprint(params))
+        next_cursor = cursors.encode([last.article_count, last.id], params.fingerprint)
     return EntityPage(items=items, next_cursor=next_cursor)
 
 
@@ -85,7 +85,7 @@ POSITION = TypeAdapter(tuple[Count, RowId])  # (article count, entity id)
 
 
 def _position(cursors: Cursors, params: EntityParams) -> tuple[int, str]:
-    return cursors.decode(params.cursor or "", fingerprint(params), POSITION)
+    return cursors.decode(params.cursor or "", params.fingerprint, POSITION)
 
 
 def get_entity_or_404(

@@ -6,17 +6,18 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from fastapi import Query
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from app.api.catalog import Catalog
+from app.api.deps import QueryParams
 from app.ingest.names import source_key
 from app.schemas import IsoDate
 from app.search.base import ArticleQuery, EntityFilter, Sort
 from app.search.query import SYNTAX, SYNTAX_EXAMPLES
 
 
-class ArticleFilters(BaseModel):
+class ArticleFilters(QueryParams):
     """Which articles: text, entities, sources, dates, story, one per story."""
 
     q: str | None = Query(
@@ -74,10 +75,14 @@ def effective_sort(sort: Sort | None, filters: ArticleFilters) -> Sort:
 
 
 class EntityParams(Protocol):
-    person: list[str]
-    place: list[str]
-    org: list[str]
-    entity: list[str]
+    @property
+    def person(self) -> list[str]: ...
+    @property
+    def place(self) -> list[str]: ...
+    @property
+    def org(self) -> list[str]: ...
+    @property
+    def entity(self) -> list[str]: ...
 
 
 def resolve(

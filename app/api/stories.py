@@ -7,14 +7,14 @@ from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import Field, TypeAdapter
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.api.articles import summary
 from app.api.catalog import CatalogDep
-from app.api.cursors import Count, Cursors, CursorsDep, RowId, fingerprint
-from app.api.deps import CheckedRoute, QueryModel, SearchDep, problems
+from app.api.cursors import Count, Cursors, CursorsDep, RowId
+from app.api.deps import CheckedRoute, QueryModel, QueryParams, SearchDep, problems
 from app.api.filters import entity_filters
 from app.db import SessionDep
 from app.errors import NotFound
@@ -43,7 +43,7 @@ TITLE_CHARS = 120
 StorySort = Literal["size", "recency"]
 
 
-class StoryParams(BaseModel):
+class StoryParams(QueryParams):
     """Query parameters of GET /stories."""
 
     q: str | None = Field(
@@ -117,7 +117,7 @@ def list_stories(
             if params.sort == "size"
             else [last.last_published.isoformat() if last.last_published else None, last.id]
         )
-        next_cursor = cursors.encode(position, fingerprint(params))
+        next_cursor = cursors.encode(position, params.fingerprint)
     return StoryPage(items=items, next_cursor=next_cursor, total=total)
 
 
@@ -127,7 +127,7 @@ BY_RECENCY = TypeAdapter(tuple[IsoDate | None, RowId])  # (last published, story
 
 def _after(cursors: Cursors, params: StoryParams):  # type: ignore[no-untyped-def]
     """The keyset condition for the stories after the cursor's position."""
-    query = fingerprint(params)
+    query = params.fingerprint
     if params.sort == "size":
         count, story_id = cursors.decode(params.cursor or "", query, BY_SIZE)
         return or_(

@@ -51,3 +51,32 @@ def test_known_parameters_and_other_methods_still_work(seeded_client: TestClient
 @pytest.mark.parametrize("query", ["limit=5&Limit=1", "q=a&%00=1", "q=a&=1"])
 def test_odd_names_are_named_too(seeded_client: TestClient, query: str) -> None:
     assert_problem(seeded_client.get(f"/articles?{query}"), 400)
+
+
+def test_a_query_string_is_validated_once_and_its_parameters_are_read_only() -> None:
+    """Requests with the same query string share one validated object (what cursors and the
+    page cache derive from it is derived once): it cannot be changed, and few are kept."""
+    import asyncio
+
+    from pydantic import ValidationError
+    from starlette.requests import Request
+
+    from app.api import deps
+    from app.api.articles import ArticleParams
+
+    model = deps.QueryModel(ArticleParams)
+
+    def parsed(query: bytes) -> ArticleParams:
+        return asyncio.run(model(Request({"type": "http", "query_string": query, "headers": []})))
+
+    first = parsed(b"q=ferry&limit=5")
+    assert parsed(b"q=ferry&limit=5") is first and first.limit == 5
+    assert parsed(b"q=ferry&limit=6") is not first
+    with pytest.raises(ValidationError):
+        first.limit = 7
+    assert (
+        first.fingerprint == parsed(b"q=ferry&limit=6").fingerprint != parsed(b"q=boat").fingerprint
+    )
+    for n in range(deps.RECENT_QUERIES + 10):
+        parsed(f"limit={n % 100 + 1}&q={n}".encode())
+    assert len(model._recent) == deps.RECENT_QUERIES
