@@ -55,7 +55,10 @@ format: install
 BENCH_SIZE ?= 10000
 bench: $(UV)  ## Generate a corpus, load it, and measure the API against the engine, FTS5, Datasette
 	$(UV) sync --frozen --inexact --group bench
-	@command -v wrk >/dev/null || echo "wrk not found: req/s columns will be empty (apt-get install wrk)"
+	@# wrk measures requests per second (Debian's package, as .ci/run installs chromium).
+	@command -v wrk >/dev/null || { sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq wrk; } \
+	  || echo "wrk not installed: req/s columns will be empty (apt-get install wrk)"
 	$(VENV)/bin/python -m bench.run --size $(BENCH_SIZE)
 	$(VENV)/bin/python -m bench.coverage --size $(BENCH_SIZE)
 	$(VENV)/bin/python -m bench.report
