@@ -10,6 +10,7 @@ budget; `NEWSCORPUS_EXPORT_CONCURRENCY` bounds how many stream at once.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
 import threading
@@ -231,9 +232,16 @@ async def _stream(
     write = functools.partial(
         _write, params, columns, engine, _rows(query, columns, engine, search)
     )
-    while (chunk := await run_in_threadpool(write)) is not None:
-        if chunk:
-            yield chunk
+    # The next batch is read and written in a thread while this one is compressed and sent
+    # on the event loop (zstd and zlib let go of the GIL): both cores at once.
+    upcoming = asyncio.ensure_future(run_in_threadpool(write))
+    try:
+        while (chunk := await upcoming) is not None:
+            upcoming = asyncio.ensure_future(run_in_threadpool(write))
+            if chunk:
+                yield chunk
+    finally:
+        upcoming.cancel()  # a stopped export reads no batch past the one in hand
 
 
 def _rows(
