@@ -92,7 +92,9 @@ def test_hits_carry_pks_from_the_sort_key_and_one_document_load_each(
     )
     index = indexed(tmp_path, engine)
     counting = CountingSearcher(index.index.searcher())
-    index.index = type("Stub", (), {"searcher": lambda self: counting})()
+    stub = {"searcher": lambda self: counting, "reload": lambda self: None}
+    index.index = type("Stub", (), stub)()
+    index.reload()  # searches run on the counting searcher from here on
     page = index.search(ArticleQuery(limit=2))
     assert [h.article_pk for h in page.hits] == [big, 7] and page.total == 3
     after = index.search(ArticleQuery(limit=2, after=page.hits[-1].position))

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, insert
 
 from app.models import Story
+from app.search import reading
 from app.search.base import ArticleQuery, Hit, Sort, WalkExpired
 from app.search.tantivy_index import TantivyIndex
 from tests.conftest import make_settings, migrated_engine
@@ -209,12 +210,38 @@ def test_a_best_match_walk_goes_on_wherever_its_version_is_held(tmp_path: Path) 
     assert [(h.article_pk, h.score) for h in pages] == [
         (h.article_pk, h.score) for h in walk(one, query)
     ]
-    first = one.search(query).hits[-1].position
+    after = replace(query, after=one.search(query).hits[-1].position)
     add_articles(engine, _articles(rng, 301, 5, 1))
-    two.catch_up()  # two is at a version the walk did not begin on, and never held its own
+    two.catch_up()  # two moves on, and keeps the version it saw for the walks on it
+    assert [h.article_pk for h in two.search(after).hits] == [
+        h.article_pk for h in one.search(after).hits
+    ]
+    three = TantivyIndex(tmp_path / "three", engine)
+    three.catch_up()  # never saw that version: the walk is refused, not ranked anew
     with pytest.raises(WalkExpired):
-        two.search(replace(query, after=first))
-    assert one.search(replace(query, after=first)).hits  # one still is
+        three.search(after)
+
+
+def test_versions_are_kept_for_walks_up_to_a_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine: Engine = migrated_engine(make_settings(tmp_path))
+    rng = random.Random(11)
+    with engine.begin() as connection:
+        connection.execute(insert(Story), [{"pk": 1, "id": "s1"}])
+    add_articles(engine, _articles(rng, 1, 100, 1))
+    index = TantivyIndex(tmp_path / "index", engine)
+    index.catch_up()
+    query = ArticleQuery(text="apple", sort="relevance", limit=10)
+    walks = []
+    monkeypatch.setattr(reading, "WALK_VERSIONS", 2)
+    for n in range(3):  # each walk begun on its own version
+        walks.append(replace(query, after=index.search(query).hits[-1].position))
+        add_articles(engine, _articles(rng, 101 + n, 1, 1))
+        index.catch_up()
+    with pytest.raises(WalkExpired):
+        index.search(walks[0])  # the least recently used of three, beyond two
+    assert index.search(walks[1]).hits and index.search(walks[2]).hits
 
 
 def test_a_reader_sees_what_the_writing_process_indexed(tmp_path: Path) -> None:
