@@ -187,6 +187,34 @@ def test_fresh_ingests_and_restory_give_the_same_stories(tmp_path: Path, labelle
     assert story_of(again) == story_of(first)
 
 
+def test_document_frequencies_are_written_once_a_transaction_commits(labelled) -> None:  # type: ignore[no-untyped-def]
+    """A transaction counts its articles' features in memory and adds them up at commit (a
+    statement per feature cost PostgreSQL 5 ms an article): the same figures, whatever the
+    batches; none from a transaction rolled back."""
+    from app.db import write_session
+
+    engine, truth = labelled
+
+    def frequencies() -> dict[int, int]:
+        with Session(engine) as session:
+            return dict(session.execute(select(StoryTerm.key, StoryTerm.df)).all())
+
+    before = frequencies()
+    assert before[stories.TOTAL_KEY] == len(truth)
+    with pytest.raises(RuntimeError), write_session(engine) as session:
+        for article in session.scalars(select(Article).order_by(Article.pk).limit(3)):
+            stories.detach(session, article)
+        raise RuntimeError("rolled back")
+    assert frequencies() == before
+    with write_session(engine) as session:  # out and in again: nothing changes
+        article = session.scalars(select(Article).order_by(Article.pk.desc()).limit(1)).one()
+        stories.detach(session, article)
+        stories.assign(session, article)
+    assert frequencies() == before
+    stories.restory(engine, batch_size=1000)  # every article in one transaction
+    assert frequencies() == before
+
+
 def test_restory_after_tuning_regroups_and_bumps_seq(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
