@@ -303,8 +303,12 @@ def to_tantivy(
         case Or(children):
             return tantivy.Query.boolean_query([(tantivy.Occur.Should, build(c)) for c in children])
         case And(must, must_not):
-            # A boolean query with only MustNot clauses matches nothing, so start from all.
-            positive = [build(c) for c in must] or [tantivy.Query.all_query()]
+            # A boolean query with only MustNot clauses matches nothing, so start from all;
+            # scored as a constant, since where the MustNot matches nothing in a segment,
+            # Tantivy drops a bare all_query from an intersection with its score (filtered
+            # matches then scored 1 in some segments and 2 in others).
+            everything = tantivy.Query.const_score_query(tantivy.Query.all_query(), 1.0)
+            positive = [build(c) for c in must] or [everything]
             return tantivy.Query.boolean_query(
                 [(tantivy.Occur.Must, q) for q in positive]
                 + [(tantivy.Occur.MustNot, build(c)) for c in must_not]

@@ -184,6 +184,22 @@ def test_a_filter_inside_the_text_query_keeps_its_results_and_scores(
     assert [(h.article_pk, h.score) for h in index.search(query).hits] == filtered
 
 
+def test_a_query_of_exclusions_scores_every_match_alike(tmp_path: Path, engine: Engine) -> None:
+    """`-apples` with a filter: in a segment where no article has the word, Tantivy used to
+    drop the query's all-documents part from scoring, so matches scored 1 there and 2 in
+    other segments, and their order depended on how the index happened to be split."""
+    add_articles(engine, [{"body": "pears", "source": "Daily"} for _ in range(6)])
+    index = indexed(tmp_path, engine)  # segments without `apples`
+    add_articles(
+        engine,
+        [{"body": "apples" if n % 2 else "pears", "source": "Daily"} for n in range(12)],
+    )
+    index.catch_up()  # segments with it
+    query = ArticleQuery(text="-apples", sources=("Daily",), sort="relevance", limit=100)
+    hits = index.search(query).hits
+    assert len(hits) == 12 and len({hit.score for hit in hits}) == 1
+
+
 def test_a_lone_query_is_searched_as_it_is(tmp_path: Path, engine: Engine) -> None:
     # Wrapped in a boolean query of one clause, a word in title or body ranks 50 % slower.
     index = indexed(tmp_path, engine)
