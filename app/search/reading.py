@@ -181,11 +181,11 @@ class IndexReading:
             self._forget_idle()
             if (kept := self._kept.get(after[3])) is None:
                 raise WalkExpired(
-                    "this best-match walk ranked its pages on a version of the index this "
-                    "server no longer holds (articles were added since, and the walk was idle "
-                    f"for over {WALK_IDLE_SECONDS // 60} minutes or many were added, or another "
-                    "server began it): "
-                    "start again from the first page, or sort by date, whose walks never expire"
+                    "this best-match walk ranks its pages on a version of the index this server "
+                    "no longer holds: articles were added since, and a server keeps the last "
+                    f"{WALK_VERSIONS} versions it searched, each for {WALK_IDLE_SECONDS // 60} "
+                    "minutes after a walk last used it; start again from the first page, or "
+                    "sort by date, whose walks never expire"
                 )
             self._kept[after[3]] = (kept[0], time.monotonic())
             self._kept.move_to_end(after[3])
