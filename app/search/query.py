@@ -45,7 +45,9 @@ MIN_PREFIX_CHARS = 2
 TIE_BREAKER = 0.1
 
 # Same length limit as tantivy's built-in "en_stem".
-_MAX_TOKEN_CHARS = 40
+_MAX_TOKEN_CHARS = 40  # bytes: the analyzers drop longer words (in articles and queries)
+_PIECES = re.compile(r"[^\W_]+")  # the words the simple tokenizer splits text into
+_UNINDEXED = "x" * _MAX_TOKEN_CHARS  # a term no index holds
 _SMART_QUOTES = str.maketrans(dict.fromkeys("\u201c\u201d\u201e\u201f\u00ab\u00bb", '"'))
 # Query-syntax punctuation of other engines splits words like a space, so `title:foo` is two
 # words rather than the phrase "title foo"; joiners such as . - ' & / stay inside a word
@@ -191,7 +193,20 @@ def _positions(analyzer: tantivy.TextAnalyzer, text: str) -> list[tuple[int, str
     return [(t.position - tokens[0].position, t.text) for t in tokens]
 
 
+def _unsearchable(token: _Token) -> bool:
+    """Whether the token holds a word no index holds (the analyzers drop words this long), so
+    that nothing can match it; dropped from the query, it would have matched every article.
+    Inside a phrase such a word is a gap, as it is in the article's positions; a phrase cannot
+    start or end with a gap."""
+    long = [len(piece.encode()) >= _MAX_TOKEN_CHARS for piece in _PIECES.findall(token.text)]
+    if token.kind is _Kind.PHRASE:
+        return bool(long) and (long[0] or long[-1])
+    return any(long)
+
+
 def _leaf(token: _Token, analyzer: tantivy.TextAnalyzer, budget: int) -> Terms | None:
+    if _unsearchable(token):
+        return Terms(((0, _UNINDEXED),), field=token.field)
     if token.kind is _Kind.PREFIX:
         raw = _positions(_prefix_analyzer(), token.text)
         if raw and len(raw[-1][1]) >= MIN_PREFIX_CHARS:

@@ -168,6 +168,16 @@ def test_negation_only_matches_everything_else(index: tantivy.Index) -> None:
     assert found(index, '-london -"climate talks"') == set(DOCS) - {"d", "e", "f", "g"}
 
 
+def test_a_word_too_long_to_be_indexed_matches_nothing(index: tantivy.Index) -> None:
+    """The analyzers drop words of 40 bytes or more, in articles and in queries: such a word
+    used to vanish from the query, which then matched every article."""
+    long = "donaudampfschifffahrtsgesellschaftskapitaene"
+    assert found(index, long) == found(index, f"title:{long}") == found(index, f"{long}*") == set()
+    assert found(index, f"{long} paris") == found(index, f'"{long} paris"') == set()
+    assert found(index, f"paris -{long}") == found(index, f"paris OR {long}") == {"d", "e", "f"}
+    assert found(index, "a" * 39) == set()  # the longest indexed length, still a word
+
+
 def test_or_never_joins_a_negation(index: tantivy.Index) -> None:
     assert found(index, "paris OR -london") == {"e"}
 
