@@ -326,7 +326,8 @@ _FREQUENCIES = "story_frequencies"
 def _add_df(session: Session, keys: Sequence[int], delta: int) -> dict[int, int]:
     """Add `delta` to the keys' document frequencies; return them as they now are."""
     known, changes = session.info.setdefault(_FREQUENCIES, ({}, Counter()))
-    if missing := [key for key in dict.fromkeys(keys) if key not in known]:
+    keys = list(dict.fromkeys(keys))
+    if missing := [key for key in keys if key not in known]:
         known.update(dict.fromkeys(missing, 0))
         cursor = raw_cursor(session)
         for start in range(0, len(missing), INSERT_ROWS):
@@ -337,7 +338,7 @@ def _add_df(session: Session, keys: Sequence[int], delta: int) -> dict[int, int]
                 chunk,
             )
             known.update(cursor.fetchall())
-    for key in dict.fromkeys(keys):
+    for key in keys:
         known[key] += delta
         changes[key] += delta
     return known
@@ -345,7 +346,9 @@ def _add_df(session: Session, keys: Sequence[int], delta: int) -> dict[int, int]
 
 @event.listens_for(Session, "before_commit")
 def _write_frequencies(session: Session) -> None:
-    _, changes = session.info.pop(_FREQUENCIES, ({}, Counter()))
+    if (kept := session.info.pop(_FREQUENCIES, None)) is None:
+        return  # no story assigned: every other commit passes by here
+    changes = kept[1]
     added = sorted((key, n) for key, n in changes.items() if n > 0)
     insert_rows(
         session,
@@ -369,6 +372,8 @@ def insert_rows(
     """Run an INSERT for many rows as a few multi-row statements (`{rows}` stands for their
     VALUES), returning what it returns. PostgreSQL runs a statement per row, even pipelined,
     at several times the cost of one statement for 500 rows; SQLite does not mind either."""
+    if not rows:
+        return []
     returned: list[tuple[Any, ...]] = []
     cursor = raw_cursor(session)
     for start in range(0, len(rows), INSERT_ROWS):

@@ -119,8 +119,8 @@ class IndexReading:
 
     def search(self, query: ArticleQuery) -> SearchPage:
         """Run a query with its filters, sort, keyset page and facets, all inside the index."""
-        node, text_query, matching = self._matching(query)
-        relevance = query.sort == "relevance" and text_query is not None
+        node = parse(query.text, analyzer=self.analyzer) if query.text else None
+        relevance = query.sort == "relevance" and node is not None
         version = self._walked(query.after) if relevance else self._version()
         if query.dedupe and not relevance:
             # Which article stands for a story depends on all the story's articles: a walk
@@ -128,7 +128,7 @@ class IndexReading:
             # neither hide the story nor show it twice. (Best match walks a whole version.)
             newest = query.after[3] if query.after else version.newest_pk
             query = replace(query, newest=newest)
-            _, matching = self._built(node, query)
+        text_query, matching = self._built(node, query)
         searcher = version.searcher
         if query.dedupe:
             ranked = (self._best_once if relevance else self._first_once)(searcher, matching, query)

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from app.search.query import folding_analyzer
 from app.search.scanning import IndexScanning
-from app.search.schema import open_index, read_state
+from app.search.schema import open_index
 from app.search.writing import IndexBusy, IndexWriting
 
 __all__ = ["IndexBusy", "TantivyIndex"]
@@ -32,4 +32,3 @@ class TantivyIndex(IndexWriting, IndexScanning):
         self.analyzer = folding_analyzer()
         self._writer = None
         self._write_lock = threading.Lock()
-        self._newest_pk_added = int((read_state(path) or {}).get("pk", 0))

@@ -56,7 +56,6 @@ class IndexWriting:
     index: tantivy.Index
     _writer: tantivy.IndexWriter | None
     _write_lock: threading.Lock
-    _newest_pk_added: int  # the largest pk indexed (pks only grow: articles are never deleted)
     reload: Callable[[], None]  # IndexReading's: searches see the last commit
 
     @property
@@ -65,9 +64,8 @@ class IndexWriting:
         return int(state["seq"]) if state else 0
 
     def _save_watermark(self, seq: int) -> None:
-        """Save how far the index is: the seq, and the newest pk it holds (which readers take
-        as the newest article a walk sees)."""
-        state = {"schema": SCHEMA_VERSION, "seq": seq, "pk": self._newest_pk_added}
+        """Save how far the index is: the seq of the last article change it holds."""
+        state = {"schema": SCHEMA_VERSION, "seq": seq}
         temporary = (self.path / STATE_FILE).with_suffix(".tmp")
         temporary.write_text(json.dumps(state))
         os.replace(temporary, self.path / STATE_FILE)  # atomic: never a half-written watermark
@@ -153,7 +151,6 @@ class IndexWriting:
         for row, entities in batch:
             writer.delete_documents_by_term("id", row.id)  # an update replaces it
             writer.add_document(self._document(row, entities))
-            self._newest_pk_added = max(self._newest_pk_added, row.pk)
 
     def _commit(self, writer: tantivy.IndexWriter, seq: int, done: int) -> int:
         writer.commit()
