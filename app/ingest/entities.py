@@ -35,6 +35,7 @@ from app.ingest.linking import (
     Candidate,
     FoundEntity,
     Mention,
+    Priors,
     Where,
     head_word,
     link,
@@ -238,9 +239,15 @@ class EntityExtractor:
         self.aliases: AliasTable = load_aliases(alias_file)
 
     def extract(
-        self, articles: Sequence[ParsedArticle], *, batch_size: int = 64, n_process: int = 1
+        self,
+        articles: Sequence[ParsedArticle],
+        *,
+        priors: Priors | None = None,
+        batch_size: int = 64,
+        n_process: int = 1,
     ) -> list[list[FoundEntity]]:
-        """Find the entities of each article, in order; type votes are shared across the batch."""
+        """Find the entities of each article, in order; type votes are shared across the batch
+        and, with `priors`, with the articles already stored."""
         batch = _Batch(articles)
         docs = self.nlp.pipe(
             batch.texts(), as_tuples=True, batch_size=batch_size, n_process=n_process
@@ -253,6 +260,7 @@ class EntityExtractor:
             [a.title for a in articles],
             batch.acronyms,
             self.aliases,
+            priors,
         )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -142,6 +142,11 @@ class Candidate:
     key: str = ""
 
 
+# What the rest of the corpus says of names: given entity keys ("org:acme"), how many articles
+# already stored name each (earlier batches' decisions, the batch's own articles left out).
+Priors = Callable[[Collection[str]], Mapping[str, int]]
+
+
 @dataclass
 class Corpus:
     """What the whole batch says about names: type votes, acronym casing, defined acronyms."""
@@ -158,8 +163,10 @@ def link(
     titles: Sequence[str | None],
     acronyms: Sequence[dict[str, str]],
     aliases: AliasTable,
+    priors: Priors | None = None,
 ) -> list[list[FoundEntity]]:
-    """Link every article's candidates into entities; votes and names are shared by the batch."""
+    """Link every article's candidates into entities; votes and names are shared by the batch,
+    and with `priors` by the corpus: each stored article naming a name as a type votes for it."""
     acronyms = [
         _initials(cands) | defined for cands, defined in zip(articles, acronyms, strict=True)
     ]
@@ -169,6 +176,8 @@ def link(
         for cand in cands:
             _resolve_name(cand, aliases, defined, corpus)
     _count_votes(corpus, articles, aliases)
+    if priors is not None:
+        _add_priors(corpus, articles, priors)
     for cands in articles:
         for cand in cands:
             cand.type = _decide_type(cand, corpus)
@@ -276,6 +285,22 @@ def _count_votes(corpus: Corpus, articles: Iterable[list[Candidate]], aliases: A
                 corpus.caps.update(w.casefold() for w in cand.text.split() if is_acronym(w))
     for canonical in aliases.canonicals():
         corpus.caps.update(w.casefold() for w in canonical.split() if is_acronym(w))
+
+
+def _add_priors(corpus: Corpus, articles: Iterable[list[Candidate]], priors: Priors) -> None:
+    """Add the corpus's earlier decisions to the batch's votes: an article typing a name once
+    is one vote, so one surface form keeps one type as articles arrive a few at a time (a POST
+    is a batch of one), while a batch's own evidence, or a cue in context, can still win."""
+    keys: dict[str, dict[EntityType, str]] = {}
+    for cands in articles:
+        for cand in cands:
+            if (vote := vote_key(cand.name)) not in keys:
+                keys[vote] = {t: typed_key(cand.name, t) for t in ENTITY_TYPES}
+    counts = priors({key for by_type in keys.values() for key in by_type.values()})
+    for vote, by_type in keys.items():
+        for type_, key in by_type.items():
+            if counts.get(key, 0) > 0:
+                corpus.votes[vote][type_] += counts[key]
 
 
 def _vote_of(cand: Candidate) -> str:
@@ -517,13 +542,17 @@ def _backed(cand: Candidate, body_keys: set[str]) -> bool:
 def entity_key(cand: Candidate) -> str:
     """Return the corpus-wide identity of a typed candidate ("place:kyiv", "org:nato")."""
     assert cand.type is not None
-    name = cand.name
-    if cand.type == "place" and (place := find_place(name)):
+    return typed_key(cand.name, cand.type)
+
+
+def typed_key(name: str, type_: EntityType) -> str:
+    """Return the key of the entity a name would be as a type."""
+    if type_ == "place" and (place := find_place(name)):
         name = place.name  # "Kiev" and "Kyiv" are one city
-    if cand.type == "org" and " " in name:
+    if type_ == "org" and " " in name:
         # "Acme Inc." is Acme; "New People's Party" is also written "New People Party".
         name = re.sub(r"['\u2019]s\b", "", CORPORATE_SUFFIX.sub("", name))
-    return f"{cand.type}:{name_key(name, person=cand.type == 'person')}"
+    return f"{type_}:{name_key(name, person=type_ == 'person')}"
 
 
 # --- display names ------------------------------------------------------------------------------

@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
 from app.ingest import stories
@@ -28,6 +28,7 @@ from app.models import Article, Entity, Mention
 
 if TYPE_CHECKING:  # spaCy loads slowly: only the extractor's users import it
     from app.ingest.entities import FoundEntity
+    from app.ingest.linking import Priors
 
 CHUNK = 500  # values per IN (...) list: well under every driver's limit on parameters
 _T = TypeVar("_T")
@@ -446,6 +447,30 @@ def _entity_pks(session: Session, keys: list[str]) -> dict[str, int]:
 def _names(found: FoundEntity) -> set[str]:
     names = {found.name, *found.aliases, *(m.text for m in found.mentions)}
     return {n.strip()[:512] for n in names} - {""}
+
+
+def type_priors(engine: Engine, excluding: Collection[int] = ()) -> Priors:
+    """Return what the stored corpus says of entity keys (linking's `Priors`): how many articles
+    name each, less the articles in `excluding` (being extracted again: their old decisions
+    must not vote for themselves)."""
+
+    def counts(keys: Collection[str]) -> dict[str, int]:
+        found: Counter[str] = Counter()
+        with Session(engine) as session:
+            for chunk in chunks(sorted(keys)):
+                statement = select(Entity.key, Entity.article_count).where(Entity.key.in_(chunk))
+                found.update({key: n for key, n in session.execute(statement)})
+            for pks in chunks(sorted(excluding)) if found else ():  # disjoint: counts add up
+                statement = (
+                    select(Entity.key, func.count(func.distinct(Mention.article_pk)))
+                    .join(Mention, Mention.entity_pk == Entity.pk)
+                    .where(Mention.article_pk.in_(pks))
+                    .group_by(Entity.key)
+                )
+                found.subtract({k: n for k, n in session.execute(statement) if k in found})
+        return {key: n for key, n in found.items() if n > 0}
+
+    return counts
 
 
 def drop_unmentioned(session: Session, entity_pks: Iterable[int]) -> None:

@@ -7,7 +7,7 @@ import json
 import logging
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sized
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import chain, islice
@@ -28,13 +28,14 @@ from app.ingest.load import (
     known_hashes,
     load_articles,
     replace_entities,
+    type_priors,
 )
 from app.ingest.parse import ParsedArticle, ParseError, parse_article
 from app.lifetime import end_with_parent
 from app.models import Article, Mention
 
 if TYPE_CHECKING:
-    from app.ingest.entities import EntityExtractor
+    from app.ingest.entities import EntityExtractor, FoundEntity
 
 log = logging.getLogger(__name__)
 
@@ -214,8 +215,11 @@ def _load_batch(
     if not changed:
         return
     if extractor is not None:  # extraction is the slow part: only for new or changed articles
+        with Session(engine) as session:
+            updated = select(Article.pk).where(Article.origin.in_([p.origin for p in changed]))
+            priors = type_priors(engine, excluding=session.scalars(updated).all())
         found = extractor.extract(
-            [p.parsed for p in changed], n_process=2 if len(changed) > 64 else 1
+            [p.parsed for p in changed], priors=priors, n_process=2 if len(changed) > 64 else 1
         )
         for item, entities in zip(changed, found, strict=True):
             item.entities = entities
@@ -266,7 +270,7 @@ def _ingest_one(
         return existing, Outcome.UNCHANGED
     item = Prepared(origin=f"post:{digest}", parsed=parsed, content_hash=digest, url=url)
     if extractor is not None:
-        item.entities = extractor.extract([parsed])[0]
+        item.entities = extractor.extract([parsed], priors=type_priors(engine))[0]
     with write_session(engine) as session:
         return load_articles(session, [item])[0]
 
@@ -325,11 +329,20 @@ def reextract(
             batch = session.scalars(statement.order_by(Article.pk).limit(batch_size)).all()
         if not batch:
             return done
-        found = extractor.extract([_as_parsed(a) for a in batch], n_process=_processes(len(batch)))
+        found = extract_stored(extractor, engine, batch)
         with write_session(engine) as session:
             replace_entities(session, {a.pk: f for a, f in zip(batch, found, strict=True)})
         done, last_pk = done + len(batch), batch[-1].pk
         on_progress(len(batch))
+
+
+def extract_stored(
+    extractor: EntityExtractor, engine: Engine, articles: Sequence[Article]
+) -> list[list[FoundEntity]]:
+    """Extract stored articles again, the corpus's other articles voting on types."""
+    priors = type_priors(engine, excluding=[a.pk for a in articles])
+    parsed = [_as_parsed(a) for a in articles]
+    return extractor.extract(parsed, priors=priors, n_process=_processes(len(articles)))
 
 
 def _as_parsed(article: Article) -> ParsedArticle:

@@ -101,7 +101,7 @@ def extract_shared(
 ) -> int:
     """Extract pending articles beside any number of other workers until none is pending or
     leased; return how many this worker extracted."""
-    from app.ingest.pipeline import _as_parsed, _processes
+    from app.ingest.pipeline import extract_stored
 
     worker = worker or worker_name()
     lease = {"worker": worker, "lease": lease_seconds, "size": batch_size}
@@ -122,7 +122,7 @@ def extract_shared(
             batch = session.scalars(
                 select(Article).where(Article.pk.in_(pks)).order_by(Article.pk)
             ).all()
-        found = extractor.extract([_as_parsed(a) for a in batch], n_process=_processes(len(batch)))
+        found = extract_stored(extractor, engine, batch)
         with write_session(engine) as session:
             mine = set(
                 session.scalars(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ from app.ingest.entities import (
     _other_names,
 )
 from app.ingest.evaluate import evaluate, score
-from app.ingest.gazetteer import AliasTable, load_aliases
+from app.ingest.gazetteer import AliasTable, EntityType, load_aliases
 from app.ingest.linking import CAMEL_CASE, Candidate, _type_by_shape, entity_key, link
 from app.ingest.names import acronym_of, display_name, name_key, trim
 from app.ingest.parse import ParsedArticle
@@ -664,3 +665,29 @@ def test_a_kind_list_ends_with_its_sentence() -> None:
 def test_an_apposition_calling_a_name_an_organisation(text: str, org: bool) -> None:
     name = "Nimbus Gonzalo" if "Nimbus" in text else "Brell Kovac"
     assert _described_as_an_org(text, _cand(text, name, "PERSON")) is org
+
+
+def test_the_corpus_votes_on_a_name_the_batch_types_otherwise() -> None:
+    """A batch of one (a POST) with a name NER types a person: the articles already stored,
+    which named it an organisation, outvote it; a cue in context still wins."""
+    body = "The mayor met Corvane on Tuesday."
+    stored = {"org:corvane": 2}
+
+    def typed(text: str, priors: dict[str, int] | None, cue: EntityType | None = None) -> str:
+        cand = _cand(text, "Corvane", "PERSON")
+        cand.cue = cue
+        asked: list[set[str]] = []
+
+        def known(keys: Collection[str]) -> dict[str, int]:
+            asked.append(set(keys))
+            return {k: n for k, n in (priors or {}).items() if k in keys}
+
+        [[entity]] = link([[cand]], [text], [None], [{}], AliasTable({}), known)
+        assert asked == [{"person:corvane", "place:corvane", "org:corvane"}]
+        return entity.type
+
+    assert typed(body, None) == "person"
+    assert typed(body, stored) == "org"
+    assert typed(body, {"org:corvane": 1}) == "person"  # a tie: the article's own label
+    coach = "The coach Corvane praised the squad."
+    assert typed(coach, stored, cue="person") == "person"

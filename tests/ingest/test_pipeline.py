@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 from app.cli import cli
 from app.ingest.entities import EntityExtractor
 from app.ingest.files import iter_article_files
-from app.ingest.load import Outcome
-from app.ingest.pipeline import reextract
-from app.models import Article, Mention
+from app.ingest.load import Outcome, type_priors
+from app.ingest.pipeline import ingest_text, reextract
+from app.models import Article, Entity, Mention
 from app.search.base import ArticleQuery
 from app.search.tantivy_index import TantivyIndex
 from tests.conftest import SEEDS, ingest, make_settings, migrated_engine, query_plans
@@ -374,3 +374,42 @@ def test_long_writes_keep_the_planner_statistics_of_what_they_grow(tmp_path: Pat
     restory(engine, batch_size=8, only_unassigned=True)
     assert rows_planned_on("story_keys") > 0
     engine.dispose()
+
+
+CORVANE = {  # what the medium model alone types "Corvane" as in each (probed: it varies)
+    "org": [
+        "Shares report\n\nCorvane said on Monday that profits rose in the third quarter.\n",
+        "Talks report\n\nOfficials from Corvane arrived late on Sunday for the talks.\n",
+    ],
+    "place": ["Weekend report\n\nFans travelled to Corvane for the final on Saturday.\n"],
+    "person": ["Council report\n\nThe mayor met Corvane on Tuesday to discuss the budget.\n"],
+}
+
+
+def test_a_name_keeps_the_type_the_corpus_gave_it_as_articles_arrive_one_at_a_time(
+    tmp_path: Path, extractor: EntityExtractor
+) -> None:
+    """Articles added one by one (POSTs, small batches) vote with those already stored: one
+    name, one entity. (Before: each batch of one typed it alone: an organisation, a place and
+    a person.)"""
+    engine = migrated_engine(make_settings(tmp_path))
+    for text in [*CORVANE["org"], *CORVANE["place"], *CORVANE["person"]]:
+        ingest_text(text, url=None, engine=engine, extractor=extractor)
+    with Session(engine) as session:
+        entities = session.execute(
+            select(Entity.type, Entity.article_count).where(Entity.name == "Corvane")
+        ).all()
+    assert [tuple(e) for e in entities] == [("org", 4)]
+
+
+def test_an_article_extracted_again_does_not_vote_for_itself(
+    tmp_path: Path, extractor: EntityExtractor
+) -> None:
+    engine = migrated_engine(make_settings(tmp_path))
+    for text in CORVANE["org"]:
+        ingest_text(text, url=None, engine=engine, extractor=extractor)
+    with Session(engine) as session:
+        first, second = session.scalars(select(Article.pk).order_by(Article.pk)).all()
+    assert type_priors(engine)(["org:corvane", "place:corvane"]) == {"org:corvane": 2}
+    assert type_priors(engine, excluding=[first])(["org:corvane"]) == {"org:corvane": 1}
+    assert type_priors(engine, excluding=[first, second])(["org:corvane"]) == {}
