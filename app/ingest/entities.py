@@ -40,7 +40,15 @@ from app.ingest.linking import (
     head_word,
     link,
 )
-from app.ingest.names import CONNECTORS, acronym_of, is_acronym, split_possessor, trim
+from app.ingest.names import (
+    CONNECTORS,
+    GENERATION,
+    GENERATION_AFTER,
+    acronym_of,
+    is_acronym,
+    split_possessor,
+    trim,
+)
 from app.ingest.parse import ParsedArticle
 
 __all__ = ["EntityExtractor", "EntityType", "FoundEntity", "Mention"]
@@ -520,6 +528,8 @@ def _from_span(ent: Span, text: str, where: Where, common: frozenset[str]) -> li
     tail = re.match(r"-([a-z]+)\b", text[end : end + 20])
     if tail and ent.label_ == "PERSON" and tail.group(1) not in common:
         end += tail.end()  # NER stops at a hyphen: "Wong Kwok" of "Wong Kwok-hing"
+    if ent.label_ == "PERSON" and (suffix := GENERATION_AFTER.match(text, end)):
+        end = suffix.end()  # NER stops before ", Jr.", or tags it apart
     out: list[Candidate] = []
     # A span across a line break joins a headline to the body ("Arms Sale\nChina").
     for line_start, line_end in _line_parts(text, start, end):
@@ -657,6 +667,8 @@ def _not_a_name(surface: str, label: str, rule: bool) -> bool:
     low = [w.casefold() for w in words]
     if not any(ch.isupper() for ch in surface) or len(words) > 10:
         return True
+    if re.fullmatch(GENERATION, surface):
+        return True  # "Jr." tagged apart from the name it ends
     if not rule and any(_is_common_word(w) for w in words):
         return True  # a sentence fragment: "Officials in Tbilisi believe"
     if len(words) == 1 and (low[0] in GENERIC_WORDS or DOCTRINE.search(low[0])):

@@ -27,7 +27,16 @@ from app.ingest.gazetteer import (
     is_given_name,
     is_nationality,
 )
-from app.ingest.names import acronym_of, display_name, fold, is_acronym, name_key, name_words
+from app.ingest.names import (
+    GENERATION,
+    TITLE_BEFORE,
+    acronym_of,
+    display_name,
+    fold,
+    is_acronym,
+    name_key,
+    name_words,
+)
 
 Where = Literal["body", "title", "meta"]
 LABEL_TYPES: dict[str, EntityType] = {
@@ -178,10 +187,10 @@ def link(
     _count_votes(corpus, articles, aliases)
     if priors is not None:
         _add_priors(corpus, articles, priors)
-    for cands in articles:
+    for cands, body in zip(articles, bodies, strict=True):
         for cand in cands:
             cand.type = _decide_type(cand, corpus)
-        _link_people_in_article(cands)
+        _link_people_in_article(cands, body)
         _link_short_bodies(cands)
     _link_people_across(articles, corpus)
     kept = [_keep_credible(cands) for cands in articles]
@@ -234,6 +243,7 @@ def _resolve_name(
     text = STATE_OF.sub("", cand.text)
     if text != cand.text and not find_place(text):
         text = cand.text  # "State of Texas" is Texas; "City of London Police" is not London
+    text = re.sub(rf", (?={GENERATION})", " ", text)  # "Ken Griffey, Jr." is Ken Griffey Jr.
     long = defined.get(_bare(text)) or corpus.acronyms.get(_bare(text))
     alias = aliases.get(text) or (aliases.get(long) if long else None)
     if alias is not None:
@@ -417,20 +427,43 @@ def _meta_type(cand: Candidate, corpus: Corpus) -> EntityType:
 # --- people ---------------------------------------------------------------------------------
 
 
-def _link_people_in_article(cands: list[Candidate]) -> None:
-    """Join short names to the one full name of the article they abbreviate (Putin)."""
+def _link_people_in_article(cands: list[Candidate], body: str) -> None:
+    """Join short names to the full name of the article they abbreviate (Putin); of two full
+    names ("Jane Smith", "John Smith"), to the one the text points to (see _referent)."""
     full = _full_names(cands)
     surnames = {words[-1] for words in full.values()}
     for cand in cands:
         if cand.fixed or cand.type is None:
             continue
         targets = _expansions(cand, full)
+        if len(targets) > 1:
+            targets = _referent(cand, targets, cands, body) or targets
         if len(targets) == 1:
             cand.name, cand.type = targets.pop(), "person"
         elif targets:
-            cand.type = "person"  # "Smith" when two Smiths are named: a person, but which?
+            cand.type = "person"  # "Smith" before any of two Smiths: a person, but which?
         elif " " not in cand.name and re.sub(r"e?s$", "", fold(cand.name)) in surnames:
             cand.type = None  # "the Smiths": a family, no one entity
+
+
+def _referent(cand: Candidate, names: set[str], cands: list[Candidate], body: str) -> set[str]:
+    """Return which of several full names a short mention names, if the text tells: the one
+    given the same title ("Senator Clark" after "Senator Paula Clark"), else the one named
+    last before it, as a reader takes it."""
+    if cand.where != "body" or cand.start is None:
+        return set()
+    named = [c for c in cands if c.name in names and c.where == "body" and c.start is not None]
+    if title := _title_of(cand, body):
+        titled = {c.name for c in named if _title_of(c, body) == title}
+        if len(titled) == 1:
+            return titled
+    before = [(c.start, c.name) for c in named if c.start < cand.start]  # type: ignore[operator]
+    return {max(before)[1]} if before else set()
+
+
+def _title_of(cand: Candidate, body: str) -> str | None:
+    title = TITLE_BEFORE.search(body[max(0, (cand.start or 0) - 40) : cand.start])
+    return title.group(1) if title else None
 
 
 def _link_short_bodies(cands: list[Candidate]) -> None:

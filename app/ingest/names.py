@@ -25,16 +25,24 @@ LEADING_LABEL = re.compile(
 )
 POSSESSIVE = re.compile(rf"(?:{APOSTROPHE}[sS]|(?<=[sS]){APOSTROPHE})$")
 # Forms of address and job titles that NER sometimes takes into a person's name.
-HONORIFIC = re.compile(
-    r"(?:Mr|Mrs|Ms|Mx|Dr|Prof|Sir|Dame|Lord|Lady|Gen|Col|Lt|Sgt|Sen|Rep|Gov|Rev|President|"
+TITLES = (
+    r"Mr|Mrs|Ms|Mx|Dr|Prof|Sir|Dame|Lord|Lady|Gen|Col|Lt|Sgt|Sen|Rep|Gov|Rev|President|"
     r"Prime Minister|(?:Foreign |Defen[cs]e |Interior )?Minister|Secretary|Spokesman|"
     r"Spokeswoman|Spokesperson|Chancellor|Senator|Governor|Mayor|General|Ambassador|Judge|"
-    r"King|Queen|Prince|Princess|Pope|Sheikh)\.?\s+(?=[A-Z]\S*\s+[A-Z])"
+    r"King|Queen|Prince|Princess|Pope|Sheikh"
+)
+# The title a name is given right before it ("Senator Clark"), once honorifics are trimmed.
+TITLE_BEFORE = re.compile(rf"\b({TITLES})\.?\s+$")
+HONORIFIC = re.compile(
+    rf"(?:{TITLES})\.?\s+(?=[A-Z]\S*\s+[A-Z])"
     # A form of address is never part of a name, even before a surname alone ("Ms Doe").
     r"|(?:Mr|Mrs|Ms|Mx|Dr|Prof|Messrs|Mme|Mlle)\.?\s+(?=[A-Z])"
 )
 # Letters after a name: ranks, honours, degrees ("Jane Doe QC", "John Roe PhD").
 POST_NOMINAL = re.compile(r",?\s+(?:QC|KC|SC|MP|MEP|MSP|OBE|MBE|CBE|KBE|DBE|PhD|MD|Esq\.?)$")
+# A generational suffix is part of a name: "Ken Griffey, Jr." is not his father.
+GENERATION = r"(?:Jr|Sr)\b\.?|(?:II|III|IV)\b"
+GENERATION_AFTER = re.compile(rf",? (?:{GENERATION})")
 ABBREVIATION_END = re.compile(r"(?:\b[A-Za-z]\.|\b(?:Inc|Co|Corp|Ltd|Jr|Sr|St|Bros)\.)$")
 # Words that join the parts of a name and stay lower case in it ("Ministry of Defence").
 CONNECTORS = frozenset(

@@ -691,3 +691,33 @@ def test_the_corpus_votes_on_a_name_the_batch_types_otherwise() -> None:
     assert typed(body, {"org:corvane": 1}) == "person"  # a tie: the article's own label
     coach = "The coach Corvane praised the squad."
     assert typed(coach, stored, cue="person") == "person"
+
+
+def test_a_generational_suffix_stays_with_its_name(extractor: EntityExtractor) -> None:
+    """(Before: ", Jr." was cut off, the son became his father, and "Jr." a person.)"""
+    body = (
+        "Ken Brackley, Jr. hit two home runs on Friday. His father, Ken Brackley, watched "
+        "from the stands. Sam Ostrow Sr. said the son was the better hitter."
+    )
+    people = {e.name for e in extract_one(extractor, body) if e.type == "person"}
+    assert people == {"Ken Brackley Jr.", "Ken Brackley", "Sam Ostrow Sr."}
+
+
+def test_a_surname_two_people_share_names_the_one_the_text_points_to(
+    extractor: EntityExtractor,
+) -> None:
+    """The same title as one of them, else the one named last before it. (Before: "Clark"
+    was left a person of its own.)"""
+    body = (
+        "Senator Paula Clark spoke on Monday. Joe Clark, her rival, disagreed. Clark said the "
+        "plan was bad, and Senator Clark replied that it was not."
+    )
+    [paula, joe] = [
+        e for e in extract_one(extractor, body) if e.type == "person" and "Clark" in e.name
+    ]
+    assert (paula.name, joe.name) == ("Paula Clark", "Joe Clark")
+    assert [m.start for m in joe.mentions] == [body.index("Joe"), body.index("Clark said")]
+    assert [m.start for m in paula.mentions] == [
+        body.index("Paula"),
+        body.index("Clark replied"),
+    ]
