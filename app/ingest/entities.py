@@ -428,15 +428,39 @@ class _Batch:
 
 
 def _joined_ents(doc: Doc) -> list[Span]:
-    """Join an organisation to the words NER cut off its name (see _continues)."""
+    """Join an organisation to the words NER cut off its name (see _continues), and a
+    possessive to the venue or body it names ("Smith's Arena")."""
     out: list[Span] = []
     for ent in doc.ents:
         prev = out[-1] if out else None
+        if prev is not None and ent.start < prev.end:
+            continue  # inside a name joined up below
         if prev is not None and prev.label_ == "ORG" and _continues(prev, ent):
             out[-1] = Span(doc, prev.start, ent.end, label="ORG")
         else:
-            out.append(ent)
+            out.append(_possessive_name(ent) or ent)
     return out
+
+
+def _possessive_name(ent: Span) -> Span | None:
+    """Extend a name NER ended at its possessive to the head word after it ("St Mary's" +
+    "Cathedral", "Smith" + "'s Arena"): a venue or a body, not the person it is named after."""
+    doc, at = ent.doc, ent.end
+    if ent.label_ in ("GPE", "LOC"):
+        return None  # a place's possessive owns a body ("Georgia's State Ministry"): see _clean
+    if ent[-1].lower_ not in ("'s", "\u2019s"):
+        if at >= len(doc) or doc[at].lower_ not in ("'s", "\u2019s"):
+            return None
+        at += 1
+    for end in range(at + 1, min(at + 3, len(doc)) + 1):
+        if not doc[end - 1].is_title:
+            return None
+        head = doc[end - 1].lower_
+        if end < len(doc) and doc[end].ent_iob_ == "I":
+            return None  # the head word begins a longer name NER found
+        if head in FACILITY_WORDS or head in ORG_WORDS:
+            return Span(doc, ent.start, end, label="FAC" if head in FACILITY_WORDS else "ORG")
+    return None
 
 
 def _named_after_a_kind(doc: Doc) -> list[Span]:
@@ -481,14 +505,24 @@ def _continues(prev: Span, ent: Span) -> bool:
 
 
 def _chunks(body: str) -> Iterator[tuple[int, str]]:
-    """Cut a long body at line breaks into pieces NER handles in bounded memory."""
+    """Cut a body into paragraphs, and a long paragraph at line breaks into pieces NER handles
+    in bounded memory."""
+    at = 0
+    for match in re.finditer(r"\n\s*\n", body):
+        yield from _pieces(body[at : match.start()], at)
+        at = match.end()
+    yield from _pieces(body[at:], at)
+
+
+def _pieces(body: str, offset: int) -> Iterator[tuple[int, str]]:
     start = 0
     while len(body) - start > CHUNK_CHARS:
         cut = body.rfind("\n", start + 1, start + CHUNK_CHARS)
         cut = cut if cut > start else start + CHUNK_CHARS
-        yield start, body[start:cut]
+        yield offset + start, body[start:cut]
         start = cut
-    yield start, body[start:]
+    if body[start:].strip():
+        yield offset + start, body[start:]
 
 
 def _meta_names(article: ParsedArticle) -> list[tuple[str, str]]:

@@ -721,3 +721,29 @@ def test_a_surname_two_people_share_names_the_one_the_text_points_to(
         body.index("Paula"),
         body.index("Clark replied"),
     ]
+
+
+def test_each_paragraph_is_read_on_its_own(extractor: EntityExtractor) -> None:
+    """A one-word line above the first paragraph (a section label) ran into its first name.
+    (Before: "Racing" an organisation and the driver lost.)"""
+    body = "Racing\n\nDriver Lena Vosk of Halden Motorsport won at the Treswick Circuit.\n"
+    found = {(e.name, e.type) for e in extract_one(extractor, body)}
+    assert found == {
+        ("Lena Vosk", "person"),
+        ("Halden Motorsport", "org"),
+        ("Treswick Circuit", "place"),
+    }
+    [driver] = [e for e in extract_one(extractor, body) if e.type == "person"]
+    assert [(m.start, m.end) for m in driver.mentions] == [(15, 24)]  # offsets in the body
+
+
+def test_a_possessive_names_the_venue_not_its_namesake(extractor: EntityExtractor) -> None:
+    """(Before: "Pellman" a person and "Arena" an organisation; the cathedral lost.)"""
+    body = (
+        "Fans went to Pellman's Arena on Friday. Mass was said at St Brannoc's Cathedral "
+        "in Tarrow, and Georgia's State Ministry for Culture sent a letter."
+    )
+    found = {(e.name, e.type) for e in extract_one(extractor, body)}
+    assert {("Pellman's Arena", "place"), ("St Brannoc's Cathedral", "place")} <= found
+    assert not {name for name, _ in found} & {"Pellman", "Arena", "St Brannoc"}
+    assert ("Georgia", "place") in found  # a place's possessive still owns its body
