@@ -144,23 +144,33 @@ MATCH_AFTER = re.compile(rf"[\u2019']?s?\s+(?:{MATCH_VERBS})\b")
 MATCH_BEFORE = re.compile(rf"\b(?:{MATCH_VERBS})\s+(?:the\s+)?$")
 SCORE = re.compile(r"\b\d{1,3}\s?[-\u2013]\s?\d{1,3}\b(?![-\u2013]\d)")
 # A name right after one of these is a person's ("the designer Jane Roe", "coach John Doe").
-ROLE_BEFORE = re.compile(
-    r"\b(?:designer|musician|singer|actor|actress|artist|painter|photographer|writer|author|"
+ROLES = (
+    r"designer|musician|singer|actor|actress|artist|painter|photographer|writer|author|"
     r"novelist|poet|composer|director|producer|player|striker|midfielder|defender|goalkeeper|"
     r"pitcher|quarterback|coach|athlete|driver|rider|boxer|golfer|cyclist|swimmer|runner|"
     r"sprinter|skier|professor|lecturer|scientist|researcher|economist|analyst|lawyer|"
     r"attorney|prosecutor|judge|spokesman|spokeswoman|spokesperson|senator|congressman|"
     r"congresswoman|lawmaker|councillor|councilor|minister|chancellor|premier|mayor|governor|"
     r"ambassador|diplomat|inventor|engineer|entrepreneur|founder|co-founder|chairman|"
-    r"chairwoman|executive|teenager|boy|girl|widow|Mr\.?|Mrs\.?|Ms\.?|Dr\.?)\s+$"
+    r"chairwoman|executive|teenager|boy|girl|widow|Mr\.?|Mrs\.?|Ms\.?|Dr\.?"
 )
+ROLE_BEFORE = re.compile(rf"\b(?:{ROLES})\s+$", re.IGNORECASE)
 # A name right after one of these is an organisation's ("the US team Cloud9", "the band X").
 ORG_KINDS = frozenset(
     {"team", "company", "firm", "band", "club", "charity", "newspaper", "broadcaster", "retailer",
      "airline", "label", "publisher", "manufacturer", "carmaker", "insurer", "lender", "startup",
-     "start-up", "conglomerate", "automaker", "chipmaker", "outlet", "website"}
+     "start-up", "conglomerate", "automaker", "chipmaker", "outlet", "website", "carrier"}
 )  # fmt: skip
-ORG_KIND_BEFORE = re.compile(rf"\b(?:{'|'.join(sorted(ORG_KINDS))})\s+$")
+ORG_KIND_BEFORE = re.compile(rf"\b(?:{'|'.join(sorted(ORG_KINDS))})\s+$", re.IGNORECASE)
+# A capitalised role or kind heading a sentence is no part of the name NER runs it into
+# ("Sprinter Jane Roe", "Retailer Acme & Co"): cut off, it cues the type. Only kinds that
+# never begin a name ("Team Sky", "Band Aid" do).
+LEADING_ROLE = re.compile(rf"(?:{ROLES})\s+(?=[A-Z])", re.IGNORECASE)
+LEADING_ORG_KIND = re.compile(
+    r"(?:retailer|airline|carrier|broadcaster|publisher|manufacturer|carmaker|automaker|"
+    r"chipmaker|insurer|lender|conglomerate|startup|firm|company)\s+(?=[A-Z])",
+    re.IGNORECASE,
+)
 ORG_KIND_WORD = re.compile(rf"\b(?:{'|'.join(sorted(ORG_KINDS))})\b(?=\s+[A-Z])")
 # ", a Catholic school", ", the country's largest bank": the noun heading an apposition.
 APPOSITION = re.compile(
@@ -396,6 +406,8 @@ class _Batch:
                 cand.cue = "org"  # "Boston beat Chicago 3-1": two teams
             elif _after_a_role(text, cand):
                 cand.cue = "person"  # "the fashion designer Kendal", "striker Jane Roe"
+            elif cand.label == "PERSON" and _plural_after_the(text, cand):
+                cand.cue = "org"  # "the Lakers", "the Night Owls": a team or a band, no one
             elif _after_an_org_kind(text, cand) or _described_as_an_org(text, cand):
                 cand.cue = "org"  # "the band Night Owls", "Nimbus, a Catholic school in Varn"
             elif KIND_AFTER.match(text, cand.end or 0):
@@ -662,6 +674,9 @@ def _clean(
     """Trim a span to its name; split off a place that owns it; drop what is no name."""
     a, b = trim(text[start:stop], person=label == "PERSON")
     start, stop = start + a, start + b
+    lead = LEADING_ROLE if label == "PERSON" else LEADING_ORG_KIND if label == "ORG" else None
+    if lead and text[start : start + 1].isupper() and (match := lead.match(text, start, stop)):
+        start = match.end()
     if score := re.search(r"\s+\d{1,3}\s?[-\u2013]\s?\d{1,3}$", text[start:stop]):
         stop = start + score.start()  # "Houston 2-4": the score is no part of the name
     label_word = re.search(r"\s+(?:Image|Photo|Picture|Credit)$", text[start:stop])
@@ -781,6 +796,12 @@ def _described_as_an_org(text: str, cand: Candidate) -> bool:
 def _after_a_role(text: str, cand: Candidate) -> bool:
     start = cand.start or 0
     return ROLE_BEFORE.search(text, max(0, start - 30), start) is not None
+
+
+def _plural_after_the(text: str, cand: Candidate) -> bool:
+    start = cand.start or 0
+    after_the = text[max(0, start - 4) : start] in ("the ", "The ")
+    return after_the and re.search(r"[a-rt-z]s$", cand.text) is not None
 
 
 def _plays(text: str, cand: Candidate) -> bool:

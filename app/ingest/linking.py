@@ -467,14 +467,32 @@ def _title_of(cand: Candidate, body: str) -> str | None:
 
 
 def _link_short_bodies(cands: list[Candidate]) -> None:
-    """Join "Acme Foundation" to the article's one "Acme Foundation for the Arts"."""
-    longer: dict[str, set[str]] = defaultdict(set)
+    """Join "Acme Foundation" to the article's one "Acme Foundation for the Arts", and "Acme",
+    whatever NER made of it, to its one "Acme Group Plc"."""
+    longer: dict[str, dict[str, str]] = defaultdict(dict)  # short -> {identity: full name}
     for cand in cands:
         if cand.type == "org" and (match := re.match(r"(.+?) (?:for|of|on) ", cand.name)):
-            longer[fold(match.group(1))].add(cand.name)
+            longer[fold(match.group(1))][fold(cand.name)] = cand.name
+        elif cand.type == "org" and (stem := legal_stem(cand.name)) != cand.name:
+            longer[fold(stem)][fold(stem)] = cand.name  # "Acme Group" and "Acme Plc": one
     for cand in cands:
-        if cand.type == "org" and not cand.fixed and len(longer.get(fold(cand.name), ())) == 1:
-            cand.name = next(iter(longer[fold(cand.name)]))
+        full = longer.get(fold(cand.name), {})
+        if len(full) == 1 and not cand.fixed and cand.type is not None and _may_be_org(cand):
+            cand.name, cand.type = next(iter(full.values())), "org"
+
+
+def _may_be_org(cand: Candidate) -> bool:
+    """Tell whether a short name may be an organisation's: not a well-known place, and a
+    person only if NER's tag is all that says so."""
+    place = find_place(cand.name)
+    return cand.type == "org" or (not cand.cue and not (place and place.rank == STRONG))
+
+
+def legal_stem(name: str) -> str:
+    """Drop the legal forms after a company's name: "Acme Group Plc" is Acme."""
+    while (stem := CORPORATE_SUFFIX.sub("", name)) != name and " " in name:
+        name = stem
+    return name
 
 
 def _full_names(cands: Iterable[Candidate]) -> dict[str, list[str]]:
@@ -584,7 +602,7 @@ def typed_key(name: str, type_: EntityType) -> str:
         name = place.name  # "Kiev" and "Kyiv" are one city
     if type_ == "org" and " " in name:
         # "Acme Inc." is Acme; "New People's Party" is also written "New People Party".
-        name = re.sub(r"['\u2019]s\b", "", CORPORATE_SUFFIX.sub("", name))
+        name = re.sub(r"['\u2019]s\b", "", legal_stem(name))
     return f"{type_}:{name_key(name, person=type_ == 'person')}"
 
 

@@ -747,3 +747,38 @@ def test_a_possessive_names_the_venue_not_its_namesake(extractor: EntityExtracto
     assert {("Pellman's Arena", "place"), ("St Brannoc's Cathedral", "place")} <= found
     assert not {name for name, _ in found} & {"Pellman", "Arena", "St Brannoc"}
     assert ("Georgia", "place") in found  # a place's possessive still owns its body
+
+
+def test_a_role_or_kind_heading_a_sentence_is_no_part_of_the_name(
+    extractor: EntityExtractor,
+) -> None:
+    """(Before: "Retailer Brambles & Finch" beside "Brambles & Finch", "Sprinter Maya Oduya".)"""
+    body = (
+        "Retailer Brambles & Finch said on Monday it would close 40 stores. Shares in "
+        "Brambles & Finch fell.\n\nInventor Silas Hatherley was honoured on Friday. Sprinter "
+        "Maya Oduya also won an award. Hatherley thanked Oduya."
+    )
+    found = {(e.name, e.type) for e in extract_one(extractor, body)}
+    assert found == {
+        ("Brambles & Finch", "org"),
+        ("Silas Hatherley", "person"),
+        ("Maya Oduya", "person"),
+    }
+
+
+def test_a_company_with_and_without_its_legal_forms_is_one(extractor: EntityExtractor) -> None:
+    """ "Hollis Group Plc", "Hollis Group" and a bare "Hollis" (typed a town by the gazetteer,
+    a person by NER) are one company. (Before: three entities of two types.)"""
+    body = (
+        "Hollis Group Plc and Tamberly Ltd. reported results. Hollis Group said profit rose. "
+        "Tamberly said sales fell. Both Hollis and Tamberly are listed in London."
+    )
+    found = {(e.key, e.type) for e in extract_one(extractor, body)}
+    assert found == {("org:hollis", "org"), ("org:tamberly", "org"), ("place:london", "place")}
+
+
+def test_the_plural_name_of_a_team_is_no_person(extractor: EntityExtractor) -> None:
+    body = "The Brenton Lakers beat the Orrin Bays 101-99. The Lakers' guard Sam Pell scored 30."
+    found = {(e.name, e.type) for e in extract_one(extractor, body)}
+    assert ("Lakers", "org") in found and ("Sam Pell", "person") in found
+    assert not {name for name, type_ in found if type_ == "person"} - {"Sam Pell"}
