@@ -116,6 +116,7 @@ EVENT_WORDS = frozenset(
         "stage", "season", "grand prix", "shuttle", "spacecraft", "satellite", "rover",
         "telescope", "probe", "rocket", "capsule", "lander", "submarine", "aircraft", "airliner",
         "warship", "destroyer", "frigate", "carrier", "study", "survey", "census", "report",
+        "trophy", "shield",
     }
 )  # fmt: skip
 # Standard abbreviations that NER takes for organisations: time zones, post-nominal letters.
@@ -127,8 +128,9 @@ ABBREVIATIONS = frozenset(
         "TV", "DJ", "DNA", "HIV", "AIDS", "GDP", "VIP", "PR", "IT", "AI", "OK",
     }
 )  # fmt: skip
-# A name designating a model, a mission or a craft: letters, a hyphen, digits ("XB-70").
-DESIGNATION = re.compile(r"\b[A-Za-z]+-\d+[A-Za-z]?\b")
+# A name designating a model, a mission or a craft: letters, a hyphen, digits ("XB-70"); a
+# model's code after its maker or line ("Galaxy S24", "Airbus A320"; not "Cloud9", "G20").
+DESIGNATION = re.compile(r"\b[A-Za-z]+-\d+[A-Za-z]?\b|\s[A-Z]{1,2}\d{1,4}[a-z]?$")
 # Words naming ideas, faiths and fears rather than bearers: "-ism", "-ist", "-phobia".
 DOCTRINE = re.compile(r"(?:isms?|ists?|phobia|phobias|philia)$")
 # On a caption line, what follows "Image:" or "Photo:" credits the picture (often a user name).

@@ -782,3 +782,16 @@ def test_the_plural_name_of_a_team_is_no_person(extractor: EntityExtractor) -> N
     found = {(e.name, e.type) for e in extract_one(extractor, body)}
     assert ("Lakers", "org") in found and ("Sam Pell", "person") in found
     assert not {name for name, type_ in found if type_ == "person"} - {"Sam Pell"}
+
+
+def test_a_models_code_and_a_trophy_are_not_entities(extractor: EntityExtractor) -> None:
+    """(Before: "Zephyr X2" and "Continental Shield" organisations.)"""
+    body = (
+        "The new Zephyr X2 phone runs Orbit OS and ships with the Lumen browser, said Dana "
+        "Morrow.\n\nThe winner of the Premier Division and the Northern Conference qualify for "
+        "the Continental Shield. Group B matches start next week."
+    )
+    found = names_of(extract_one(extractor, body))
+    assert "Dana Morrow" in found
+    assert not {"Zephyr X2", "Zephyr", "Continental Shield"} & set(found)
+    assert not _not_a_name("Cloud9", "ORG", rule=False)  # a team's name, no model
