@@ -386,6 +386,9 @@ def head_word(words: list[str]) -> str:
     return words[-1]
 
 
+TIE_ORDER: tuple[EntityType, ...] = ("place", "org", "person")
+
+
 def _vote(cand: Candidate, votes: Counter[str], place: Place | None) -> EntityType | None:
     """Let the batch's labels decide, with a gazetteer hit counting for "place"."""
     scores = {t: float(votes[t]) for t in ENTITY_TYPES}
@@ -398,8 +401,12 @@ def _vote(cand: Candidate, votes: Counter[str], place: Place | None) -> EntityTy
     best = max(scores.values())
     if best == 0:
         return own
-    winners = [t for t in ENTITY_TYPES if scores[t] == best]
-    return own if own in winners else winners[0]
+    winners = [t for t in TIE_ORDER if scores[t] == best]
+    if place and own in winners:
+        return own  # a town's name tied with NER's label: the label (see PLACE_PRIOR)
+    # Otherwise a tie goes the same way for every mention (one name, one entity): to a place
+    # first, as a name NER reads as a place as often as as anything else mostly is one.
+    return winners[0]
 
 
 def _place_like(name: str) -> bool:

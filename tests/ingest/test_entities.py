@@ -688,7 +688,7 @@ def test_the_corpus_votes_on_a_name_the_batch_types_otherwise() -> None:
 
     assert typed(body, None) == "person"
     assert typed(body, stored) == "org"
-    assert typed(body, {"org:corvane": 1}) == "person"  # a tie: the article's own label
+    assert typed(body, {"org:corvane": 1}) == "org"  # a tie: the same way for every mention
     coach = "The coach Corvane praised the squad."
     assert typed(coach, stored, cue="person") == "person"
 
@@ -795,3 +795,13 @@ def test_a_models_code_and_a_trophy_are_not_entities(extractor: EntityExtractor)
     assert "Dana Morrow" in found
     assert not {"Zephyr X2", "Zephyr", "Continental Shield"} & set(found)
     assert not _not_a_name("Cloud9", "ORG", rule=False)  # a team's name, no model
+
+
+def test_a_tie_between_labels_types_every_mention_alike() -> None:
+    """A name NER tags a place once and a person once is one entity. (Before: each mention
+    kept its own label, and the article named two.)"""
+    body = "Crowds gathered in Merrin on Friday. Hindus in Merrin joined the celebrations."
+    first = _cand(body, "Merrin", "GPE")
+    second = _cand(body, "Merrin", "PERSON", at=first.end or 0)
+    [entities] = link([[first, second]], [body], [None], [{}], AliasTable({}))
+    assert [(e.name, e.type, len(e.mentions)) for e in entities] == [("Merrin", "place", 2)]
