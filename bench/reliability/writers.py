@@ -33,7 +33,7 @@ from bench.reliability.common import (
     serve,
 )
 
-KEY = "writers-key"
+KEY = "writers-bench-key-0123456789"  # the key rule: 16 characters or more
 
 
 def main() -> None:
