@@ -69,6 +69,10 @@ class BadRequest(Problem):
     status, title = 400, "Bad Request"
 
 
+class UnsupportedMediaType(Problem):
+    status, title = 415, "Unsupported Media Type"
+
+
 class Unauthorized(Problem):
     status, title = 401, "Unauthorized"
 

@@ -406,7 +406,7 @@ def related_articles(
     dependencies=[WriterDep],
     responses={
         200: {"model": ArticleDetail, "description": "Already there"},
-        **problems(400, 401, 403, 413, 422, 507),
+        **problems(400, 401, 403, 413, 415, 422, 507),
     },
 )
 def add_article(

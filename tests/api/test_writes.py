@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,6 +80,26 @@ def test_post_runs_the_pipeline_and_is_idempotent(writable: TestClient) -> None:
 )
 def test_invalid_article_is_422(writable: TestClient, payload: dict) -> None:
     assert_problem(writable.post("/articles", json=payload, headers={"X-API-Key": KEY}), 422)
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data", None]
+)
+def test_a_body_not_sent_as_json_is_415_naming_json(
+    writable: TestClient, content_type: str | None
+) -> None:
+    headers = {"X-API-Key": KEY} | ({"Content-Type": content_type} if content_type else {})
+    response = writable.post("/articles", content=json.dumps(NEW), headers=headers)
+    assert "application/json" in assert_problem(response, 415)["detail"]
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "APPLICATION/JSON"])
+def test_json_with_parameters_or_in_capitals_is_json(
+    writable: TestClient, content_type: str
+) -> None:
+    headers = {"X-API-Key": KEY, "Content-Type": content_type}
+    response = writable.post("/articles", content=json.dumps(NEW), headers=headers)
+    assert response.status_code == 201, response.text
 
 
 @pytest.mark.parametrize(
