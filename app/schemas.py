@@ -173,16 +173,33 @@ class ArticleFieldsIn(BaseModel):
 PARSED_FIELDS = tuple(name for name in ArticleFieldsIn.model_fields if name != "url")
 
 
-def _form(value: Any) -> str:
-    """`raw` if the article comes as text, `fields` otherwise."""
+def _form(value: Any) -> str | None:
+    """`raw` if the article comes as text, `fields` if as fields; None if neither shows (an
+    empty object, only a `url`, not an object): no one form's missing field is the fault."""
     if isinstance(value, dict):
-        return "raw" if "raw" in value else "fields"
-    return "raw" if isinstance(value, RawArticleIn) else "fields"
+        if "raw" in value:
+            return "raw"
+        return "fields" if any(name in value for name in PARSED_FIELDS) else None
+    if isinstance(value, BaseModel):
+        return "raw" if isinstance(value, RawArticleIn) else "fields"
+    return None
+
+
+NO_FORM = (
+    "send a JSON object with either `raw` (the article's whole text, parsed like a file) or "
+    "the article's fields (`body`, and `title`, `source`, `author`, `published_at` if known)"
+)
 
 
 def _one_form(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-    """Refuse fields sent beside `raw`, each named; and name the field at fault in the other
-    errors, not the form it belongs to (`published_at`, not `fields.published_at`)."""
+    """Refuse an article in neither form, saying what the two are; refuse fields sent beside
+    `raw`, each named; and name the field at fault in the other errors, not the form it
+    belongs to (`published_at`, not `fields.published_at`)."""
+    if _form(value) is None:
+        no_form = PydanticCustomError("article_form", NO_FORM)
+        raise ValidationError.from_exception_data(
+            "ArticleIn", [InitErrorDetails(type=no_form, loc=(), input=value)]
+        )
     beside = [n for n in PARSED_FIELDS if n in value] if isinstance(value, dict) else []
     if beside and "raw" in value:
         not_with_raw = PydanticCustomError(

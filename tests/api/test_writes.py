@@ -224,6 +224,17 @@ def test_raw_or_fields_not_both_and_the_field_at_fault_is_named(
     assert [e["field"] for e in body["errors"]] == fields
 
 
+@pytest.mark.parametrize("payload", [{}, {"url": "https://example.org/a"}, {"colour": "red"}, []])
+def test_an_article_in_neither_form_is_422_naming_both(
+    writable: TestClient, payload: object
+) -> None:
+    body = assert_problem(writable.post("/articles", json=payload, headers={"X-API-Key": KEY}), 422)
+    [error] = body["errors"]
+    assert error["field"] == ""
+    assert "`raw`" in error["message"] and "`body`" in error["message"]
+    assert "`title`" in error["message"] and error["message"] in body["detail"]
+
+
 def test_the_schema_says_raw_or_fields(writable: TestClient) -> None:
     spec = writable.get("/openapi.json").json()
     content = spec["paths"]["/articles"]["post"]["requestBody"]["content"]["application/json"]
