@@ -16,6 +16,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+# What each `pattern` constraint asks for, in words: a 422 says this, never the expression.
+PATTERN_WORDS: dict[str, str] = {}
+
+
+def pattern(expression: str, words: str) -> str:
+    """A regular expression for a field's `pattern`, with what it asks for in words."""
+    PATTERN_WORDS[expression] = words
+    return expression
 
 
 class Problem(Exception):
@@ -123,9 +131,18 @@ async def _on_problem(_: Request, error: Exception) -> JSONResponse:
 async def _on_validation(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     # Only field names and messages: echoing the input could leak it or break the JSON.
-    errors = [{"field": _field(e["loc"]), "message": e["msg"]} for e in error.errors()]
+    errors = [{"field": _field(e["loc"]), "message": _message(e)} for e in error.errors()]
     detail = "; ".join(f"{e['field'] or 'request'}: {e['message']}" for e in errors)
     return problem_response(422, detail or "invalid request", errors=errors)
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    """The error in words: what a pattern asks for, not the pattern (which few can read); our
+    validators' own text, without pydantic's "Value error, " before it."""
+    if error["type"] == "string_pattern_mismatch":
+        expression = str((error.get("ctx") or {}).get("pattern"))
+        return f"must be {PATTERN_WORDS.get(expression, 'in the form its description gives')}"
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 async def _on_http(_: Request, error: Exception) -> JSONResponse:

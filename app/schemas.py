@@ -20,16 +20,22 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from app.errors import pattern
+
 EXCERPT_CHARS = 200
 
 
 def _iso_date(value: object) -> object:
-    # Lax pydantic would also read numbers and numeric text as Unix timestamps ("0": 1970).
-    if isinstance(value, date) or (
-        isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value)
-    ):
+    # Lax pydantic would also read numbers and numeric text as Unix timestamps ("0": 1970),
+    # and say of a 30 February that it is not a valid "date or datetime".
+    if isinstance(value, date):
         return value
-    raise ValueError("must be a date in ISO form, YYYY-MM-DD")
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError as error:  # "day is out of range for month"
+            raise ValueError(f"must be a date as YYYY-MM-DD: {error}") from None
+    raise ValueError("must be a date as YYYY-MM-DD")
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
@@ -57,9 +63,14 @@ def excerpt(body: str, limit: int = EXCERPT_CHARS) -> str:
 # host: never `javascript:` or `data:`). In the schema, so clients (and fuzzers) see the rules,
 # read as Python reads them (REGEX): in Rust's regex, pydantic's default, `\w` takes marks too.
 _TEXT = r"[^\x00-\x08\x0e-\x1f\x7f-\x9f]"
-TEXT_PATTERN = rf"^{_TEXT}*$"
-BODY_PATTERN = rf"^{_TEXT}*[^\W_]{_TEXT}*$"
-URL_PATTERN = rf"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#\x00-\x1f\x7f-\x9f]{_TEXT}*$"
+TEXT_PATTERN = pattern(rf"^{_TEXT}*$", "text without control characters")
+BODY_PATTERN = pattern(
+    rf"^{_TEXT}*[^\W_]{_TEXT}*$", "text with a letter or digit and without control characters"
+)
+URL_PATTERN = pattern(
+    rf"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#\x00-\x1f\x7f-\x9f]{_TEXT}*$",
+    "an http:// or https:// URL with a host, without control characters",
+)
 REGEX: Literal["python-re"] = "python-re"
 
 

@@ -33,7 +33,7 @@ from app.api.filters import (
 )
 from app.api.writes import WriterDep, get_extractor
 from app.db import EngineDep, SessionDep
-from app.errors import BadCursor, CursorExpired, NotFound
+from app.errors import BadCursor, CursorExpired, NotFound, pattern
 from app.ingest import stories
 from app.ingest.load import Outcome
 from app.ingest.parse import ParsedArticle, ParseError
@@ -79,7 +79,10 @@ MAX_SHARED_ENTITIES = 10
 ARTICLE_CACHE = "public, max-age=300"
 # Names separated by commas (and spaces): in the schema, so clients and fuzzers see the rule.
 _FACET = f"(?:{'|'.join(FACET_NAMES)})"
-FACETS_PATTERN = f"^[ ,]*(?:{_FACET}(?: *,[ ,]*{_FACET})*)?[ ,]*$"
+FACETS_PATTERN = pattern(
+    f"^[ ,]*(?:{_FACET}(?: *,[ ,]*{_FACET})*)?[ ,]*$",
+    f"a comma list of {', '.join(FACET_NAMES)}",
+)
 
 
 class ArticleParams(ArticleFilters):

@@ -112,7 +112,7 @@ class QueryModel(Generic[Model]):
         try:
             params = self.model.model_validate(values)
         except ValidationError as error:
-            errors = error.errors(include_url=False, include_context=False)
+            errors = error.errors(include_url=False)  # the context: a pattern's words
             raise RequestValidationError(
                 [*repeated, *({**e, "loc": ("query", *e["loc"])} for e in errors)]
             ) from None

@@ -80,3 +80,40 @@ def test_a_query_string_is_validated_once_and_its_parameters_are_read_only() -> 
     for n in range(deps.RECENT_QUERIES + 10):
         parsed(f"limit={n % 100 + 1}&q={n}".encode())
     assert len(model._recent) == deps.RECENT_QUERIES
+
+
+# -- 422 messages say in words what a parameter takes ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "name", "value", "words"),
+    [
+        ("/articles", "facets", "person,colour", "a comma list of person, place, org, source"),
+        ("/articles/export", "fields", "id,colour", "a comma list of id, title, source"),
+        ("/articles", "published_from", "yesterday", "must be a date as YYYY-MM-DD"),
+        ("/timeline", "published_to", "2024-02-30", "YYYY-MM-DD: day is out of range for month"),
+        ("/articles/export", "published_from", "2024-13-01", "YYYY-MM-DD: month must be in 1..12"),
+    ],
+)
+def test_a_malformed_parameter_is_422_saying_what_it_takes(
+    seeded_client: TestClient, path: str, name: str, value: str, words: str
+) -> None:
+    body = assert_problem(seeded_client.get(path, params={name: value}), 422)
+    [error] = body["errors"]
+    assert error["field"] == name and words in error["message"], error
+    shown = [part for part in ("^", "(?:", "pattern", "Value error") if part in error["message"]]
+    assert not shown, error
+
+
+def test_every_pattern_in_the_contract_has_words(seeded_client: TestClient) -> None:
+    """A 422 for a pattern says what the pattern means: each one has its words."""
+    from app.errors import PATTERN_WORDS
+
+    def patterns(node: object) -> list[str]:
+        if isinstance(node, dict):
+            found = [node["pattern"]] if isinstance(node.get("pattern"), str) else []
+            return found + [p for value in node.values() for p in patterns(value)]
+        return [p for value in node for p in patterns(value)] if isinstance(node, list) else []
+
+    found = patterns(seeded_client.get("/openapi.json").json())
+    assert len(set(found)) >= 5 and set(found) <= set(PATTERN_WORDS)

@@ -31,6 +31,8 @@ def failure(response: httpx.Response) -> str | None:
         body = response.json()
         if body.get("status") != status or not body.get("title") or not body.get("detail"):
             return f"{status} with a malformed problem: {body}"
+        if "match pattern" in body["detail"]:  # a regular expression few clients could read
+            return f"{status} showing a pattern: {body['detail'][:200]}"
         return None
     if response.headers.get("content-type", "").startswith("application/json"):
         response.json()  # parses
