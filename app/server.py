@@ -6,16 +6,19 @@ request's head that uvicorn leaves out.
   (or of the connection opening): a client that dribbles its headers gets 408 and is cut off.
   uvicorn's keep-alive timeout cannot do this: any byte received cancels it.
 - A request that is not valid HTTP, raw non-ASCII bytes in its URL among them: a 400
-  problem+json with the security headers, like every other error (uvicorn's is plain text).
+  problem+json with the security headers, like every other error (uvicorn's is plain text),
+  saying what the parser found wrong (uvicorn says the same of every fault).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from http import HTTPStatus
 from typing import Any
 
+import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.config import get_settings
@@ -25,22 +28,47 @@ from app.middleware import API_CSP, SECURITY_HEADERS
 MAX_HEADER_BYTES = 64 * 1024
 PROTOCOL = "app.server:GuardedHttpToolsProtocol"
 
+NOT_HTTP = "the request is not valid HTTP/1.1"
 DETAILS = {
-    400: "the request is not valid HTTP/1.1 (a URL must be ASCII: percent-encode other bytes)",
+    400: NOT_HTTP,
     408: "the request's headers did not arrive in time",
     431: f"the request's headers are larger than {MAX_HEADER_BYTES} bytes in all",
 }
+
+
+def parse_fault(error: BaseException | None) -> str:
+    """A 400's detail for what the parser refused: its own reason (a fixed text of llhttp's,
+    never the client's bytes), in words for the two faults a client most often makes."""
+    if isinstance(error, httptools.HttpParserCallbackError):  # raised in uvicorn's callbacks
+        error = error.__context__  # (which parse the URL once the head is in)
+    if isinstance(error, httptools.HttpParserInvalidMethodError):
+        return f"{NOT_HTTP}: malformed request line (it must start with a method, such as GET)"
+    if isinstance(error, httptools.HttpParserInvalidURLError):
+        return (
+            f"{NOT_HTTP}: malformed URL (a URL must be ASCII, without spaces or control "
+            "characters: percent-encode other bytes)"
+        )
+    if isinstance(error, httptools.HttpParserError) and error.args:
+        return f"{NOT_HTTP}: {error.args[0]}"  # "Invalid header token"
+    return NOT_HTTP
 
 
 class _Refused(Exception):
     """Raised in a parser callback: httptools stops parsing and reports a parser error."""
 
 
-def problem_bytes(status: int, default_headers: list[tuple[bytes, bytes]]) -> bytes:
+def problem_bytes(
+    status: int, default_headers: list[tuple[bytes, bytes]], detail: str | None = None
+) -> bytes:
     """A whole problem+json response closing the connection, written by the protocol itself."""
     phrase = HTTPStatus(status).phrase
     body = json.dumps(
-        {"type": "about:blank", "title": phrase, "status": status, "detail": DETAILS[status]}
+        {
+            "type": "about:blank",
+            "title": phrase,
+            "status": status,
+            "detail": detail or DETAILS[status],
+        }
     ).encode()
     headers = [
         *default_headers,
@@ -91,8 +119,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def send_400_response(self, msg: str) -> None:
-        # Called by uvicorn for any parser error, our refusals included.
-        self._refuse(self._refusal)
+        # Called by uvicorn for any parser error, our refusals included, from its `except
+        # HttpParserError` block with one message for all: the error being handled says which.
+        detail = parse_fault(sys.exc_info()[1]) if self._refusal == 400 else None
+        self._refuse(self._refusal, detail)
 
     def _count(self, size: int) -> None:
         self._head_bytes += size
@@ -109,12 +139,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._head_deadline.cancel()
             self._head_deadline = None
 
-    def _refuse(self, status: int) -> None:
+    def _refuse(self, status: int, detail: str | None = None) -> None:
         self._disarm_head_deadline()
         if self.transport.is_closing():
             return
         if self.cycle is not None and not self.cycle.response_complete:
             self.transport.close()  # a response is under way: no room for another
             return
-        self.transport.write(problem_bytes(status, self.server_state.default_headers))
+        self.transport.write(problem_bytes(status, self.server_state.default_headers, detail))
         self.transport.close()

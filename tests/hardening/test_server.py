@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 HEADER_TIMEOUT = 1.0
+ROOT = str(Path(__file__).resolve().parents[2])
 
 
 def _free_port() -> int:
@@ -29,6 +30,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]
     port = _free_port()
     env = {
         **os.environ,
+        # This tree's code, whichever checkout the installed `newscorpus` script was made from.
+        "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])),
         "NEWSCORPUS_DATA_DIR": str(tmp_path_factory.mktemp("served")),
         "NEWSCORPUS_PORT": str(port),
         "NEWSCORPUS_WORKERS": "1",
@@ -93,6 +96,23 @@ def assert_problem(raw: bytes, status: int) -> dict:
 def test_raw_non_ascii_bytes_in_the_url_are_a_400_problem(server: tuple[str, int]) -> None:
     raw = exchange(server, b"GET /articles/caf\xc3\xa9\xff HTTP/1.1\r\nHost: x\r\n\r\n")
     assert "ASCII" in assert_problem(raw, 400)["detail"]
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "fault"),
+    [
+        (b"\xff\xfe GARBAGE\r\n\r\n", "malformed request line"),
+        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", "malformed request line"),  # TLS
+        (b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n", "Invalid header token"),
+        (b"GET / HTTP/9.9\r\nHost: x\r\n\r\n", "Invalid HTTP version"),
+        (b"GET http://x:port/ HTTP/1.1\r\nHost: x\r\n\r\n", "malformed URL"),
+    ],
+)
+def test_a_request_that_is_not_http_is_a_400_naming_its_fault(
+    server: tuple[str, int], request_bytes: bytes, fault: str
+) -> None:
+    detail = assert_problem(exchange(server, request_bytes), 400)["detail"]
+    assert fault in detail and ("ASCII" in detail) == (fault == "malformed URL"), detail
 
 
 def test_headers_over_64_kb_are_a_431_problem(server: tuple[str, int]) -> None:
