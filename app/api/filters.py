@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 from fastapi import Query
-from pydantic import Field
+from pydantic import Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from sqlalchemy.orm import Session
 
 from app.api.catalog import Catalog
@@ -35,10 +36,14 @@ class ArticleFilters(QueryParams):
     entity: list[str] = Field([], description="Entity id; repeatable, all must hold")
     source: list[str] = Field([], description="Source name; repeatable, any may match")
     published_from: IsoDate | None = Field(
-        None, description="Inclusive ISO date; a date range matches dated articles only"
+        None,
+        description="Inclusive ISO date, not after `published_to`; a date range matches dated "
+        "articles only",
     )
     published_to: IsoDate | None = Field(
-        None, description="Inclusive ISO date; a date range matches dated articles only"
+        None,
+        description="Inclusive ISO date, not before `published_from`; a date range matches "
+        "dated articles only",
     )
     undated: bool | None = Field(
         None,
@@ -52,6 +57,29 @@ class ArticleFilters(QueryParams):
         "the requested order (best match, newest or oldest); `total` then counts stories "
         "(beyond 10,000 matching articles, an estimate within a few percent)",
     )
+
+    @model_validator(mode="after")
+    def _forwards(self) -> Self:
+        """Refuse a backwards date range, naming both ends: it could only ever match nothing,
+        which a client would take for an empty corpus rather than a slip."""
+        start, end = self.published_from, self.published_to
+        if start is None or end is None or start <= end:
+            return self
+        ends = (
+            ("published_from", "later than published_to"),
+            ("published_to", "earlier than published_from"),
+        )
+        raise ValidationError.from_exception_data(
+            type(self).__name__,
+            [
+                InitErrorDetails(
+                    type=PydanticCustomError("date_range", f"must not be {words}"),
+                    loc=(name,),
+                    input=getattr(self, name),
+                )
+                for name, words in ends
+            ],
+        )
 
     def has_text(self) -> bool:
         return bool(self.q and self.q.strip())

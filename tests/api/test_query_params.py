@@ -117,3 +117,17 @@ def test_every_pattern_in_the_contract_has_words(seeded_client: TestClient) -> N
 
     found = patterns(seeded_client.get("/openapi.json").json())
     assert len(set(found)) >= 5 and set(found) <= set(PATTERN_WORDS)
+
+
+@pytest.mark.parametrize("path", ["/articles", "/articles/export", "/timeline"])
+def test_a_backwards_date_range_is_422_naming_both_ends(
+    seeded_client: TestClient, path: str
+) -> None:
+    """It could only match nothing: an empty answer would pass for an empty corpus."""
+    backwards = {"published_from": "2024-01-02", "published_to": "2024-01-01"}
+    body = assert_problem(seeded_client.get(path, params=backwards), 422)
+    assert [e["field"] for e in body["errors"]] == ["published_from", "published_to"]
+    assert "published_to" in body["errors"][0]["message"]
+    assert "published_from" in body["errors"][1]["message"]
+    one_day = {"published_from": "2024-01-01", "published_to": "2024-01-01"}
+    assert seeded_client.get(path, params=one_day).status_code == 200
