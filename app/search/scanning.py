@@ -29,6 +29,7 @@ from app.search.schema import STORY_KEY_END
 # day while pks stay far below 2^40.
 DATED = 1 << DAY_SHIFT
 DAY = float(DATED)
+NO_MATCH: dict[str, Any] = {"doc_count": 0}  # an aggregation's bucket with nothing in it
 
 
 class IndexScanning(IndexReading):
@@ -50,7 +51,9 @@ class IndexScanning(IndexReading):
             "range": {"field": "sort_key", "ranges": [{"to": DAY}, {"from": DAY}]}
         }
         parts["aggs"] = {"keys": {"stats": {"field": "sort_key"}}}
-        undated, dated = searcher.aggregate(matching, {"parts": parts})["parts"]["buckets"][-2:]
+        found = searcher.aggregate(matching, {"parts": parts})["parts"]["buckets"]
+        # An index that never held a document (a new corpus) answers no bucket at all.
+        undated, dated = found[-2:] if found else [NO_MATCH, NO_MATCH]
         first, last = (dated["keys"]["min"], dated["keys"]["max"]) if dated["doc_count"] else (0, 0)
         span = Span(_date(first), _date(last), undated["doc_count"])
         bounds = plan(span)

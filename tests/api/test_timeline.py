@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from app.api.filters import ArticleFilters
 from app.api.timeline import Buckets, TimelineParams, default_interval
+from app.main import create_app
 from app.search.base import Span
 from app.search.scanning import _bucketed
+from tests.conftest import make_settings, migrated_engine
 from tests.timeline_corpus import ARTICLES
 
 PUTIN = "eec920038819fa72"  # stable_id of the entity "Vladimir Putin"
@@ -148,6 +151,17 @@ def test_nothing_matching_is_an_empty_timeline(corpus_client: TestClient, params
         "total": 0,
         "estimated": False,
     }
+
+
+@pytest.mark.parametrize("params", [{}, {"q": "grain"}, {"published_from": "2024-01-01"}])
+def test_a_new_corpus_with_nothing_in_it_counts_zero(tmp_path: Path, params: dict) -> None:
+    settings = make_settings(tmp_path)
+    migrated_engine(settings)
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/timeline", params=params)
+    assert response.status_code == 200, response.text
+    assert response.json()["total"] == 0
+    assert all(bucket["count"] == 0 for bucket in response.json()["buckets"])
 
 
 def test_dates_asked_for_are_covered_even_with_nothing_in_them(corpus_client: TestClient) -> None:
