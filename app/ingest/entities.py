@@ -157,6 +157,14 @@ ROLES = (
     r"chairwoman|executive|teenager|boy|girl|widow|Mr\.?|Mrs\.?|Ms\.?|Dr\.?"
 )
 ROLE_BEFORE = re.compile(rf"\b(?:{ROLES})\s+$", re.IGNORECASE)
+# An age in apposition is a person's: "Jane Roe, 24, said".
+AGE_AFTER = re.compile(r",\s(?:aged\s)?\d{1,3},")
+# A name right after one of these is a place's: "flights to X", "born in X".
+PLACE_BEFORE = re.compile(
+    r"\b(?:(?:fly|flew|flies|flying|flights?|travell?(?:ed|ing|s)?|trips?|moved|relocated|"
+    r"returned|arrived|deported|evacuated) to|(?:born|based|headquartered|located|arrived|"
+    r"lives|lived|living|stationed|raised) in)\s+$"
+)
 # A name right after one of these is an organisation's ("the US team Cloud9", "the band X").
 ORG_KINDS = frozenset(
     {"team", "company", "firm", "band", "club", "charity", "newspaper", "broadcaster", "retailer",
@@ -169,7 +177,7 @@ ORG_KIND_BEFORE = re.compile(rf"\b(?:{'|'.join(sorted(ORG_KINDS))})\s+$", re.IGN
 # never begin a name ("Team Sky", "Band Aid" do).
 LEADING_ROLE = re.compile(rf"(?:{ROLES})\s+(?=[A-Z])", re.IGNORECASE)
 LEADING_ORG_KIND = re.compile(
-    r"(?:retailer|airline|carrier|broadcaster|publisher|manufacturer|carmaker|automaker|"
+    r"(?:rival|retailer|airline|carrier|broadcaster|publisher|manufacturer|carmaker|automaker|"
     r"chipmaker|insurer|lender|conglomerate|startup|firm|company)\s+(?=[A-Z])",
     re.IGNORECASE,
 )
@@ -403,11 +411,15 @@ class _Batch:
             for c in _from_span(ent, text, where, common)
             if not _mentions_nothing(c, text, common)
         ]
+        played = []
         for cand in (c for c in found if c.label != "NORP"):  # "Russian" stays a nationality
             if cand.label in ("GPE", "LOC", "ORG") and _plays(text, cand):
                 cand.cue = "org"  # "Boston beat Chicago 3-1": two teams
-            elif _after_a_role(text, cand):
-                cand.cue = "person"  # "the fashion designer Kendal", "striker Jane Roe"
+                played.append(cand)
+            elif _after_a_role(text, cand) or AGE_AFTER.match(text, cand.end or 0):
+                cand.cue = "person"  # "the fashion designer Kendal", "striker Jane Roe", "X, 24,"
+            elif cand.label != "ORG" and _after_a_movement(text, cand):
+                cand.cue = "place"  # "flights to Dunmore", "born in Kessling"
             elif cand.label == "PERSON" and _plural_after_the(text, cand):
                 cand.cue = "org"  # "the Lakers", "the Night Owls": a team or a band, no one
             elif _after_an_org_kind(text, cand) or _described_as_an_org(text, cand):
@@ -418,6 +430,10 @@ class _Batch:
                 cand.cue = "place"  # "the museum of Millbrook, Oregon"
             if MODIFIED.match(text, cand.end or 0):
                 cand.modifier = True
+        people = {c.text for c in found if c.cue == "person"}
+        for cand in played:
+            if cand.text in people:
+                cand.cue = "person"  # "Jorvik beat Stannard 6-4" and "Jorvik, 24,": a player
         _cue_affiliations(text, found)
         _cue_kind_lists(text, found)
         if where == "body":
@@ -793,6 +809,11 @@ def _described_as_an_org(text: str, cand: Candidate) -> bool:
     """Tell whether an apposition after a name calls it an organisation ("X, a school")."""
     match = APPOSITION.match(text, cand.end or 0)
     return match is not None and match.group(1).casefold() in ORG_KINDS | ORG_WORDS
+
+
+def _after_a_movement(text: str, cand: Candidate) -> bool:
+    start = cand.start or 0
+    return PLACE_BEFORE.search(text, max(0, start - 30), start) is not None
 
 
 def _after_a_role(text: str, cand: Candidate) -> bool:

@@ -805,3 +805,21 @@ def test_a_tie_between_labels_types_every_mention_alike() -> None:
     second = _cand(body, "Merrin", "PERSON", at=first.end or 0)
     [entities] = link([[first, second]], [body], [None], [{}], AliasTable({}))
     assert [(e.name, e.type, len(e.mentions)) for e in entities] == [("Merrin", "place", 2)]
+
+
+def test_an_age_names_a_person_and_a_journey_a_place(extractor: EntityExtractor) -> None:
+    """(Before: "Jorvik" an organisation by the match she won, "Dunmore" a person, "Rival
+    Bluefin" a name.)"""
+    body = (
+        "Jorvik beat Stannard 6-4, 6-3 in the final on Sunday. Jorvik, 24, said the win was "
+        "the best of her career.\n\nSkyline Air will add flights to Dunmore from May, the "
+        "airline said. Rival Bluefin said it would match prices."
+    )
+    found = names_of(extract_one(extractor, body))
+    assert found == {
+        "Jorvik": "person",
+        "Stannard": "person",
+        "Skyline Air": "org",
+        "Dunmore": "place",
+        "Bluefin": "org",
+    }
