@@ -381,7 +381,7 @@ CORVANE = {  # what the medium model alone types "Corvane" as in each (probed: i
         "Shares report\n\nCorvane said on Monday that profits rose in the third quarter.\n",
         "Talks report\n\nOfficials from Corvane arrived late on Sunday for the talks.\n",
     ],
-    "place": ["Weekend report\n\nFans travelled to Corvane for the final on Saturday.\n"],
+    "place": ["Weekend report\n\nFans gathered in Corvane for the final on Saturday.\n"],
     "person": ["Council report\n\nThe mayor met Corvane on Tuesday to discuss the budget.\n"],
 }
 
