@@ -159,11 +159,18 @@ ROLES = (
 ROLE_BEFORE = re.compile(rf"\b(?:{ROLES})\s+$", re.IGNORECASE)
 # An age in apposition is a person's: "Jane Roe, 24, said".
 AGE_AFTER = re.compile(r",\s(?:aged\s)?\d{1,3},")
-# A name right after one of these is a place's: "flights to X", "born in X".
-PLACE_BEFORE = re.compile(
+# A name right after one of these is a place's: "flights to X", "born in X", "the coast of
+# X", "the capital, X".
+JOURNEY_BEFORE = re.compile(
     r"\b(?:(?:fly|flew|flies|flying|flights?|travell?(?:ed|ing|s)?|trips?|moved|relocated|"
     r"returned|arrived|deported|evacuated) to|(?:born|based|headquartered|located|arrived|"
     r"lives|lived|living|stationed|raised) in)\s+$"
+)
+# ... whatever NER made of it, after one of these: "the coast of X", "the capital, X".
+PART_OF_A_PLACE_BEFORE = re.compile(
+    r"\b(?:(?:city|town|village|province|region|island|district|county|coast|shores|"
+    r"outskirts|streets|suburbs|centre|center|north|south|east|west|capital) of|"
+    r"the capital(?: city)?,)\s+$"
 )
 # A name right after one of these is an organisation's ("the US team Cloud9", "the band X").
 ORG_KINDS = frozenset(
@@ -418,7 +425,7 @@ class _Batch:
                 played.append(cand)
             elif _after_a_role(text, cand) or AGE_AFTER.match(text, cand.end or 0):
                 cand.cue = "person"  # "the fashion designer Kendal", "striker Jane Roe", "X, 24,"
-            elif cand.label != "ORG" and _after_a_movement(text, cand):
+            elif _placed(text, cand):
                 cand.cue = "place"  # "flights to Dunmore", "born in Kessling"
             elif cand.label == "PERSON" and _plural_after_the(text, cand):
                 cand.cue = "org"  # "the Lakers", "the Night Owls": a team or a band, no one
@@ -811,9 +818,12 @@ def _described_as_an_org(text: str, cand: Candidate) -> bool:
     return match is not None and match.group(1).casefold() in ORG_KINDS | ORG_WORDS
 
 
-def _after_a_movement(text: str, cand: Candidate) -> bool:
-    start = cand.start or 0
-    return PLACE_BEFORE.search(text, max(0, start - 30), start) is not None
+def _placed(text: str, cand: Candidate) -> bool:
+    """Tell whether the words before a name make it a place ("moved to X" only if NER did not
+    tag it an organisation: one moves to a company too)."""
+    before = max(0, (cand.start or 0) - 30), cand.start or 0
+    journey = cand.label != "ORG" and JOURNEY_BEFORE.search(text, *before) is not None
+    return journey or PART_OF_A_PLACE_BEFORE.search(text, *before) is not None
 
 
 def _after_a_role(text: str, cand: Candidate) -> bool:

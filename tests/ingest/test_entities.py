@@ -823,3 +823,16 @@ def test_an_age_names_a_person_and_a_journey_a_place(extractor: EntityExtractor)
         "Dunmore": "place",
         "Bluefin": "org",
     }
+
+
+def test_a_part_of_a_place_names_the_place_whatever_ner_said(
+    extractor: EntityExtractor,
+) -> None:
+    """(Before: "Ostburg" after "the capital," and "Merland" after "the coast of" were
+    organisations, as NER tagged them.)"""
+    body = (
+        "Party leader Mara Velt told reporters in the capital, Ostburg, that the result was "
+        "clear.\n\nA storm struck the coast of Merland on Thursday, killing three people."
+    )
+    found = names_of(extract_one(extractor, body))
+    assert found == {"Mara Velt": "person", "Ostburg": "place", "Merland": "place"}
