@@ -35,7 +35,7 @@ from app.ingest.linking import (
     Candidate,
     FoundEntity,
     Mention,
-    Priors,
+    Stored,
     Where,
     head_word,
     link,
@@ -277,12 +277,12 @@ class EntityExtractor:
         self,
         articles: Sequence[ParsedArticle],
         *,
-        priors: Priors | None = None,
+        stored: Stored | None = None,
         batch_size: int = 64,
         n_process: int = 1,
     ) -> list[list[FoundEntity]]:
         """Find the entities of each article, in order; type votes are shared across the batch
-        and, with `priors`, with the articles already stored."""
+        and, with `stored`, with the articles already stored."""
         batch = _Batch(articles)
         docs = self.nlp.pipe(
             batch.texts(), as_tuples=True, batch_size=batch_size, n_process=n_process
@@ -295,7 +295,7 @@ class EntityExtractor:
             [a.title for a in articles],
             batch.acronyms,
             self.aliases,
-            priors,
+            stored,
         )
 
 

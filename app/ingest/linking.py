@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from app.ingest.gazetteer import (
     ENTITY_TYPES,
@@ -151,19 +151,31 @@ class Candidate:
     key: str = ""
 
 
-# What the rest of the corpus says of names: given entity keys ("org:acme"), how many articles
-# already stored name each (earlier batches' decisions, the batch's own articles left out).
-Priors = Callable[[Collection[str]], Mapping[str, int]]
+class Stored(Protocol):
+    """What the articles already stored say of names (the database, seen from linking)."""
+
+    def type_counts(self, keys: Collection[str]) -> Mapping[str, int]:
+        """How many stored articles name each entity key ("org:acme"): earlier batches'
+        decisions, the batch's own articles left out."""
+        ...
+
+    def people_called(self, names: Collection[str]) -> Mapping[str, set[str]]:
+        """The full names of the stored people each one-word name is known to stand for."""
+        ...
 
 
 @dataclass
 class Corpus:
-    """What the whole batch says about names: type votes, acronym casing, defined acronyms."""
+    """What the whole batch says about names: type votes, acronym casing, defined acronyms;
+    and what the stored articles say of the batch's names."""
 
     votes: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     caps: set[str] = field(default_factory=set)
     acronyms: dict[str, str] = field(default_factory=dict)
     nationalities: set[str] = field(default_factory=set)
+    stored: Stored | None = None
+    stored_counts: Mapping[str, int] = field(default_factory=dict)
+    people: dict[str, set[str]] = field(default_factory=dict)  # one-word name -> stored people
 
 
 def link(
@@ -172,21 +184,22 @@ def link(
     titles: Sequence[str | None],
     acronyms: Sequence[dict[str, str]],
     aliases: AliasTable,
-    priors: Priors | None = None,
+    stored: Stored | None = None,
 ) -> list[list[FoundEntity]]:
     """Link every article's candidates into entities; votes and names are shared by the batch,
-    and with `priors` by the corpus: each stored article naming a name as a type votes for it."""
+    and with `stored` by the corpus: each stored article naming a name as a type votes for it,
+    and a surname alone may name a stored person."""
     acronyms = [
         _initials(cands) | defined for cands, defined in zip(articles, acronyms, strict=True)
     ]
-    corpus = Corpus(acronyms=_agreed_acronyms(acronyms))
+    corpus = Corpus(acronyms=_agreed_acronyms(acronyms), stored=stored)
     corpus.nationalities = {c.text for cands in articles for c in cands if c.label == "NORP"}
     for cands, defined in zip(articles, acronyms, strict=True):
         for cand in cands:
             _resolve_name(cand, aliases, defined, corpus)
     _count_votes(corpus, articles, aliases)
-    if priors is not None:
-        _add_priors(corpus, articles, priors)
+    if stored is not None:
+        _add_priors(corpus, articles, stored)
     for cands, body in zip(articles, bodies, strict=True):
         for cand in cands:
             cand.type = _decide_type(cand, corpus)
@@ -297,7 +310,7 @@ def _count_votes(corpus: Corpus, articles: Iterable[list[Candidate]], aliases: A
         corpus.caps.update(w.casefold() for w in canonical.split() if is_acronym(w))
 
 
-def _add_priors(corpus: Corpus, articles: Iterable[list[Candidate]], priors: Priors) -> None:
+def _add_priors(corpus: Corpus, articles: Iterable[list[Candidate]], stored: Stored) -> None:
     """Add the corpus's earlier decisions to the batch's votes: an article typing a name once
     is one vote, so one surface form keeps one type as articles arrive a few at a time (a POST
     is a batch of one), while a batch's own evidence, or a cue in context, can still win."""
@@ -306,7 +319,8 @@ def _add_priors(corpus: Corpus, articles: Iterable[list[Candidate]], priors: Pri
         for cand in cands:
             if (vote := vote_key(cand.name)) not in keys:
                 keys[vote] = {t: typed_key(cand.name, t) for t in ENTITY_TYPES}
-    counts = priors({key for by_type in keys.values() for key in by_type.values()})
+    counts = stored.type_counts({key for by_type in keys.values() for key in by_type.values()})
+    corpus.stored_counts = counts
     for vote, by_type in keys.items():
         for type_, key in by_type.items():
             if counts.get(key, 0) > 0:
@@ -544,13 +558,20 @@ def _link_people_across(articles: Sequence[list[Candidate]], corpus: Corpus) -> 
             by_last[words[-1]].add(name_key(name, person=True))
     spelled = {name_key(c.name, person=True): c.name for cs in articles for c in cs}
     name_parts = {w for cands in articles for words in _full_names(cands).values() for w in words}
+    _ask_stored_people(articles, corpus)
     for cands in articles:
         for cand in cands:
             words = name_words(cand.name)
-            if cand.type != "person" or len(words) != 1:
+            if len(words) != 1:
+                continue
+            if cand.type != "person":
+                if not by_last[words[0]] and (full := _stored_person(cand, corpus)):
+                    cand.name = full
                 continue
             if len(by_last[words[0]]) == 1:
                 cand.name = spelled[next(iter(by_last[words[0]]))]
+            elif not by_last[words[0]] and (full := _stored_person(cand, corpus)):
+                cand.name = full
             elif (
                 not (cand.fixed or cand.cue)
                 and words[0] not in name_parts
@@ -559,6 +580,35 @@ def _link_people_across(articles: Sequence[list[Candidate]], corpus: Corpus) -> 
                 # A "person" known by one word that no one in the batch bears, and which the
                 # gazetteer knows, is a place NER got wrong ("help Sukhumi raise pensions").
                 cand.type = "place"
+
+
+def _ask_stored_people(articles: Sequence[list[Candidate]], corpus: Corpus) -> None:
+    """Ask the stored corpus once which people the batch's unlinked one-word names stand for."""
+    if corpus.stored is None:
+        return
+    names = {c.name for cands in articles for c in cands if _may_be_a_surname(c)}
+    corpus.people = dict(corpus.stored.people_called(names)) if names else {}
+
+
+def _may_be_a_surname(cand: Candidate) -> bool:
+    """A one-word name that may stand for a person named in full elsewhere: typed a person, or
+    tagged an organisation or a place by NER with no cue saying so ("Drusmark told them")."""
+    if cand.fixed or " " in cand.name or cand.type is None:
+        return False
+    return cand.type == "person" or (not cand.cue and cand.label in ("ORG", "GPE"))
+
+
+def _stored_person(cand: Candidate, corpus: Corpus) -> str | None:
+    """The one stored person a one-word name stands for; a name NER tagged otherwise only if the
+    corpus never stored it as an organisation or a place ("Ford" the carmaker stays one)."""
+    if not _may_be_a_surname(cand) or len(people := corpus.people.get(cand.name, set())) != 1:
+        return None
+    if cand.type != "person" and any(
+        corpus.stored_counts.get(typed_key(cand.name, t), 0) for t in ("org", "place")
+    ):
+        return None
+    cand.type = "person"
+    return next(iter(people))
 
 
 def _outvotes_people(name: str, corpus: Corpus) -> bool:

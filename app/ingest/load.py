@@ -24,11 +24,10 @@ from app.ingest import stories
 from app.ingest.names import SOURCE_ARTICLE, SOURCE_SUFFIXES, lookup_key, source_key
 from app.ingest.parse import ParsedArticle, name_case, source_name
 from app.ingest.stories import driver_sql, raw_cursor
-from app.models import Article, Entity, Mention
+from app.models import Article, Entity, EntityName, Mention
 
 if TYPE_CHECKING:  # spaCy loads slowly: only the extractor's users import it
     from app.ingest.entities import FoundEntity
-    from app.ingest.linking import Priors
 
 CHUNK = 500  # values per IN (...) list: well under every driver's limit on parameters
 _T = TypeVar("_T")
@@ -449,18 +448,22 @@ def _names(found: FoundEntity) -> set[str]:
     return {n.strip()[:512] for n in names} - {""}
 
 
-def type_priors(engine: Engine, excluding: Collection[int] = ()) -> Priors:
-    """Return what the stored corpus says of entity keys (linking's `Priors`): how many articles
-    name each, less the articles in `excluding` (being extracted again: their old decisions
-    must not vote for themselves)."""
+class StoredCorpus:
+    """What the stored articles say of names, for linking (its `Stored`): read when asked,
+    through one engine, leaving out the articles being extracted again (`excluding`: their
+    old decisions must not vote for themselves)."""
 
-    def counts(keys: Collection[str]) -> dict[str, int]:
+    def __init__(self, engine: Engine, excluding: Collection[int] = ()) -> None:
+        self.engine, self.excluding = engine, sorted(excluding)
+
+    def type_counts(self, keys: Collection[str]) -> dict[str, int]:
+        """How many stored articles name each entity key."""
         found: Counter[str] = Counter()
-        with Session(engine) as session:
+        with Session(self.engine) as session:
             for chunk in chunks(sorted(keys)):
                 statement = select(Entity.key, Entity.article_count).where(Entity.key.in_(chunk))
                 found.update({key: n for key, n in session.execute(statement)})
-            for pks in chunks(sorted(excluding)) if found else ():  # disjoint: counts add up
+            for pks in chunks(self.excluding) if found else ():  # disjoint: counts add up
                 statement = (
                     select(Entity.key, func.count(func.distinct(Mention.article_pk)))
                     .join(Mention, Mention.entity_pk == Entity.pk)
@@ -470,7 +473,21 @@ def type_priors(engine: Engine, excluding: Collection[int] = ()) -> Priors:
                 found.subtract({k: n for k, n in session.execute(statement) if k in found})
         return {key: n for key, n in found.items() if n > 0}
 
-    return counts
+    def people_called(self, names: Collection[str]) -> dict[str, set[str]]:
+        """The stored people of two words or more that each one-word name was linked to."""
+        by_folded = {lookup_key(name): name for name in names}
+        people: dict[str, set[str]] = {}
+        with Session(self.engine) as session:
+            for chunk in chunks(sorted(by_folded)):
+                statement = (
+                    select(EntityName.folded, Entity.name)
+                    .join(Entity, Entity.pk == EntityName.entity_pk)
+                    .where(EntityName.folded.in_(chunk), Entity.type == "person")
+                    .where(Entity.name.contains(" "))
+                )
+                for folded, name in session.execute(statement):
+                    people.setdefault(by_folded[folded], set()).add(name)
+        return people
 
 
 def drop_unmentioned(session: Session, entity_pks: Iterable[int]) -> None:

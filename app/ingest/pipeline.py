@@ -24,11 +24,11 @@ from app.ingest.files import BadArticleFile, read_article_text
 from app.ingest.load import (
     Outcome,
     Prepared,
+    StoredCorpus,
     content_hash,
     known_hashes,
     load_articles,
     replace_entities,
-    type_priors,
 )
 from app.ingest.parse import ParsedArticle, ParseError, parse_article
 from app.lifetime import end_with_parent
@@ -217,9 +217,9 @@ def _load_batch(
     if extractor is not None:  # extraction is the slow part: only for new or changed articles
         with Session(engine) as session:
             updated = select(Article.pk).where(Article.origin.in_([p.origin for p in changed]))
-            priors = type_priors(engine, excluding=session.scalars(updated).all())
+            stored = StoredCorpus(engine, excluding=session.scalars(updated).all())
         found = extractor.extract(
-            [p.parsed for p in changed], priors=priors, n_process=2 if len(changed) > 64 else 1
+            [p.parsed for p in changed], stored=stored, n_process=2 if len(changed) > 64 else 1
         )
         for item, entities in zip(changed, found, strict=True):
             item.entities = entities
@@ -270,7 +270,7 @@ def _ingest_one(
         return existing, Outcome.UNCHANGED
     item = Prepared(origin=f"post:{digest}", parsed=parsed, content_hash=digest, url=url)
     if extractor is not None:
-        item.entities = extractor.extract([parsed], priors=type_priors(engine))[0]
+        item.entities = extractor.extract([parsed], stored=StoredCorpus(engine))[0]
     with write_session(engine) as session:
         return load_articles(session, [item])[0]
 
@@ -340,9 +340,9 @@ def extract_stored(
     extractor: EntityExtractor, engine: Engine, articles: Sequence[Article]
 ) -> list[list[FoundEntity]]:
     """Extract stored articles again, the corpus's other articles voting on types."""
-    priors = type_priors(engine, excluding=[a.pk for a in articles])
+    stored = StoredCorpus(engine, excluding=[a.pk for a in articles])
     parsed = [_as_parsed(a) for a in articles]
-    return extractor.extract(parsed, priors=priors, n_process=_processes(len(articles)))
+    return extractor.extract(parsed, stored=stored, n_process=_processes(len(articles)))
 
 
 def _as_parsed(article: Article) -> ParsedArticle:

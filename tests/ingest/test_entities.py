@@ -678,11 +678,15 @@ def test_the_corpus_votes_on_a_name_the_batch_types_otherwise() -> None:
         cand.cue = cue
         asked: list[set[str]] = []
 
-        def known(keys: Collection[str]) -> dict[str, int]:
-            asked.append(set(keys))
-            return {k: n for k, n in (priors or {}).items() if k in keys}
+        class Known:
+            def type_counts(self, keys: Collection[str]) -> dict[str, int]:
+                asked.append(set(keys))
+                return {k: n for k, n in (priors or {}).items() if k in keys}
 
-        [[entity]] = link([[cand]], [text], [None], [{}], AliasTable({}), known)
+            def people_called(self, names: Collection[str]) -> dict[str, set[str]]:
+                return {}
+
+        [[entity]] = link([[cand]], [text], [None], [{}], AliasTable({}), Known())
         assert asked == [{"person:corvane", "place:corvane", "org:corvane"}]
         return entity.type
 

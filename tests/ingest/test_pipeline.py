@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from app.cli import cli
 from app.ingest.entities import EntityExtractor
 from app.ingest.files import iter_article_files
-from app.ingest.load import Outcome, type_priors
+from app.ingest.load import Outcome, StoredCorpus
 from app.ingest.pipeline import ingest_text, reextract
 from app.models import Article, Entity, Mention
 from app.search.base import ArticleQuery
@@ -410,6 +410,37 @@ def test_an_article_extracted_again_does_not_vote_for_itself(
         ingest_text(text, url=None, engine=engine, extractor=extractor)
     with Session(engine) as session:
         first, second = session.scalars(select(Article.pk).order_by(Article.pk)).all()
-    assert type_priors(engine)(["org:corvane", "place:corvane"]) == {"org:corvane": 2}
-    assert type_priors(engine, excluding=[first])(["org:corvane"]) == {"org:corvane": 1}
-    assert type_priors(engine, excluding=[first, second])(["org:corvane"]) == {}
+    counts = StoredCorpus(engine).type_counts(["org:corvane", "place:corvane"])
+    assert counts == {"org:corvane": 2}
+    assert StoredCorpus(engine, [first]).type_counts(["org:corvane"]) == {"org:corvane": 1}
+    assert StoredCorpus(engine, [first, second]).type_counts(["org:corvane"]) == {}
+
+
+def test_a_surname_alone_names_the_one_stored_person_who_goes_by_it(
+    tmp_path: Path, extractor: EntityExtractor
+) -> None:
+    """Articles POSTed one at a time: a later one calls her by her surname only. (Before: each
+    such article made "Drusmark" an entity of its own, a person or an organisation.)"""
+    engine = migrated_engine(make_settings(tmp_path))
+    texts = [
+        "Minister quits\n\nVelina Drusmark resigned on Monday. Drusmark said she was tired.\n",
+        "Reaction\n\nDrusmark told reporters on Tuesday that she had no regrets.\n",
+        "Successor named\n\nMs Drusmark will be replaced by a deputy next week.\n",
+        "Carmaker results\n\nKorvel Motors said profits rose. Korvel said sales rose.\n",
+        "New novel\n\nAnn Korvel published a novel on Friday. Korvel said it took years.\n",
+        "Carmaker hires\n\nKorvel said on Monday it would hire 200 workers.\n",
+    ]
+    for text in texts:
+        ingest_text(text, url=None, engine=engine, extractor=extractor)
+    with Session(engine) as session:
+        named = session.execute(
+            select(Entity.name, Entity.type, Entity.article_count)
+            .where(Entity.name.contains("Drusmark") | Entity.name.contains("Korvel"))
+            .order_by(Entity.name)
+        ).all()
+    assert [tuple(row) for row in named] == [
+        ("Ann Korvel", "person", 1),
+        ("Korvel", "org", 2),  # stored as a company: her surname alone does not take it over
+        ("Korvel Motors", "org", 1),
+        ("Velina Drusmark", "person", 3),
+    ]
