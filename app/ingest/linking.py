@@ -76,7 +76,9 @@ GEO_WORDS = frozenset(
     {
         "republic", "kingdom", "province", "region", "oblast", "krai", "island", "islands",
         "valley", "river", "sea", "ocean", "mountains", "peninsula", "strait", "gulf", "lake",
-        "county", "district", "territory", "territories",
+        "county", "district", "territory", "territories", "glacier", "desert", "plateau",
+        "canyon", "volcano", "bay", "cape", "reef", "basin", "fjord", "archipelago", "coast",
+        "mountain", "hills", "highlands", "lagoon",
     }
 )  # fmt: skip
 # Head words of facilities that name a place (FAC "Heathrow Airport", not FAC "Trump Tower").
@@ -375,8 +377,9 @@ def _type_by_shape(cand: Candidate, words: list[str], place: Place | None) -> En
     head = head_word(words)
     if len(words) > 1 and head in GEO_WORDS and ORG_WORDS.intersection(words):
         return "org"  # a school district, a water authority's region: bodies
-    if len(words) > 1 and head in FACILITY_WORDS and not place:
-        # Venues, stations, museums: "Kennedy Space Center"; a "Centre for ..." is a body.
+    if len(words) > 1 and head in FACILITY_WORDS and not place and words[-1] not in ORG_WORDS:
+        # Venues, stations, museums: "Kennedy Space Center"; a "Centre for ..." is a body, and
+        # so is a "Port of X Authority".
         return "org" if f"{head} for" in name.casefold() else "place"
     if is_acronym(name) and cand.label == "PERSON" and not place:
         return "org"  # people are not written in initials: "DAB" after "pro-Beijing"

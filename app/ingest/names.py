@@ -57,6 +57,8 @@ CONNECTORS = frozenset(
 def trim(text: str, *, person: bool = False) -> tuple[int, int]:
     """Return the [start, end) of the name inside a raw entity span (article, quotes cut)."""
     start, end = 0, len(text)
+    if (markup := text.find("<")) >= 0:
+        end = markup  # markup left in a text ("Oslo.</p>") is never part of a name
     while True:
         before = (start, end)
         start, end = _strip_edges(text, start, end)

@@ -840,3 +840,16 @@ def test_a_part_of_a_place_names_the_place_whatever_ner_said(
     )
     found = names_of(extract_one(extractor, body))
     assert found == {"Mara Velt": "person", "Ostburg": "place", "Merland": "place"}
+
+
+def test_markup_is_no_part_of_a_name_and_an_authority_is_a_body(
+    extractor: EntityExtractor,
+) -> None:
+    """(Before: the place "Oslo.</p></body></html" from a text sent as HTML; "Port of Gdansk
+    Authority" a place, by the port its name begins with.)"""
+    body = (
+        "<html><body><p>Some HTML article about Oslo.</p></body></html>\n\nThe Port of Gdansk "
+        "Authority said ships were late."
+    )
+    found = names_of(extract_one(extractor, body))
+    assert found == {"Oslo": "place", "Port of Gdansk Authority": "org"}
