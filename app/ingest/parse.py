@@ -376,9 +376,10 @@ def _source_item(value: str) -> _Found:
 
 def source_name(value: str) -> str | None:
     """Spell a source name one way: spacing collapsed, no corporate suffix ("Reuters Ltd."),
-    shouted words in title case ("REUTERS", "BBC NEWS"; short ones like "BBC" are acronyms)."""
+    shouted words in title case ("REUTERS", "BBC NEWS"; short ones like "BBC" are acronyms), a
+    name written all in lower case as names are written ("the daily gazette")."""
     name = CORPORATE_SUFFIX.sub("", " ".join(value.split())).strip(" .,;:-")
-    if name.isupper() and " " in name:  # "TIMES OF MALTA", "BBC NEWS"
+    if (name.isupper() and " " in name) or name.islower():  # "BBC NEWS", "the daily gazette"
         return name_case(name)
     return (
         " ".join(

@@ -217,6 +217,19 @@ def test_cli_no_extract_leaves_stories_to_restory_pending(
         assert stories.count_unassigned(session) == 0
 
 
+def test_a_source_written_in_lower_case_is_stored_as_names_are_written(tmp_path: Path) -> None:
+    """(Before: "the portavera gazette", the first spelling, for every later one.)"""
+    engine = migrated_engine(make_settings(tmp_path))
+    sources = ["the portavera gazette", "The Portavera Gazette", "PORTAVERA GAZETTE", "bbc news"]
+    for n, source in enumerate(sources):
+        with write_session(engine) as session:
+            parsed = ParsedArticle(body=f"Body {n}.", source=source)
+            load_articles(session, [Prepared(f"post:{n}", parsed, content_hash(source))])
+    with Session(engine) as session:
+        stored = session.scalars(select(Article.source).order_by(Article.origin)).all()
+    assert stored == ["The Portavera Gazette"] * 3 + ["BBC News"]
+
+
 def test_spellings_of_one_source_are_stored_as_the_first_one(tmp_path: Path) -> None:
     engine = migrated_engine(make_settings(tmp_path))
 
@@ -298,4 +311,4 @@ def test_spellings_of_one_source_fold_to_the_first(tmp_path: Path) -> None:
             )
     with Session(engine) as session:
         stored = session.scalars(select(Article.source).where(Article.origin.like("post:%")))
-        assert sorted(stored) == ["Example Wire"] * 3 + ["example"]
+        assert sorted(stored) == ["Example"] + ["Example Wire"] * 3  # "example": as names are
