@@ -472,7 +472,10 @@ def _looks_like_headline(line: str, rest: list[str]) -> bool:
     if words[-1] in CONTINUATION_WORDS and rest and rest[0].strip():
         return False
     final = text.rstrip(CLOSERS)[-1:]
-    if final in ".,;:\u2026" or (final in "!?" and not _is_title_case(words)):
+    # A question in sentence case is a headline when it stands alone above the body ("Is the
+    # market about to turn?"), a first sentence when the body runs on under it.
+    alone = final == "?" and bool(rest) and not rest[0].strip()
+    if final in ".,;:\u2026" or (final in "!?" and not _is_title_case(words) and not alone):
         return False
     return _is_body_after(rest)
 

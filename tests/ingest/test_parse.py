@@ -214,6 +214,11 @@ LAYOUTS: list[tuple[str, str, dict[str, Any]]] = [
         {"body": f"What happens next?\n{BODY}"},
     ),
     (
+        "question in sentence case standing alone above the body",
+        f"Is the housing market about to turn?\n\n{BODY}",
+        {"title": "Is the housing market about to turn?", "body": BODY},
+    ),
+    (
         "headline quoting someone",
         f"\u201cWe will not retreat,\u201d says Putin\n{BODY}",
         {"title": "\u201cWe will not retreat,\u201d says Putin"},
