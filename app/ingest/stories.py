@@ -57,6 +57,7 @@ from app.models import (
 
 # -- tuning (measured on tests/data/stories: see tests/ingest/test_stories.py) ---------------
 JOIN_SIMILARITY = 0.20  # cosine of TF-IDF vectors to join a story
+MIN_SHARED = 3  # ... over at least this many shared features: two words are a coincidence
 COHESION = 0.7  # ... and at least this share of the story's mean link (its tightness)
 MIN_LINKS = 2  # links a story needs before its tightness counts
 DUPLICATE_JACCARD = 0.80  # shingle Jaccard for "the same copy republished"
@@ -500,7 +501,7 @@ def _decide(
 
     best: dict[int, float] = defaultdict(float)
     for c in candidates:
-        score = cosine(vector, c.vector)
+        score = cosine(vector, c.vector) if _shares_enough(vector, c.vector) else 0.0
         if c.story_pk is not None and score > best[c.story_pk]:
             best[c.story_pk] = score
     stories = {s.pk: s for s in session.scalars(select(Story).where(Story.pk.in_(list(best))))}
@@ -543,6 +544,14 @@ def _original_of(
         if similar >= DUPLICATE_JACCARD and (best is None or rank[:2] > best[:2]):
             best = rank
     return best[2] if best else None
+
+
+def _shares_enough(a: dict[str, float], b: dict[str, float]) -> bool:
+    """Tell whether two articles share enough features for their cosine to mean something: in
+    a young corpus two one-line articles sharing "hits record" scored as one story."""
+    if len(b) < len(a):
+        a, b = b, a
+    return sum(f in b for f in a) >= MIN_SHARED
 
 
 def _may_join(story: Story, score: float, day: int) -> bool:
@@ -819,7 +828,7 @@ def related(session: Session, article: Article, *, limit: int) -> list[Related]:
         shared = my_entities & entities
         if pk in same:
             reason: Reason = "same_story"
-        elif score < RELATED_MIN_SCORE:
+        elif score < RELATED_MIN_SCORE or not _shares_enough(features.vector, c.vector):
             continue
         else:
             # What the two share most: named entities (the overlap of their sets), or words.
