@@ -64,7 +64,8 @@ SYNTAX = """Full-text query. Words are all required (`AND` between them may be w
 excludes; `"exact phrase"`; `word*` is a prefix (2+ characters); `title:word`,
 `title:"a phrase"` and `title:prefix*` search headlines only (`-title:word` excludes). AND, OR
 and NOT are operators in capitals only. Case and accents do not matter; words are stemmed
-(`elections` finds `election`). Any text is safe: what is not syntax is searched as words."""
+(`elections` finds `election`). Brackets do not group: they separate words, as spaces do. Any
+text is safe: what is not syntax is searched as words."""
 SYNTAX_EXAMPLES = {
     "words": ("Every word", "putin ossetia"),
     "phrase": ("An exact phrase", '"prime minister"'),
