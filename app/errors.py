@@ -130,8 +130,14 @@ async def _on_problem(_: Request, error: Exception) -> JSONResponse:
 
 async def _on_validation(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    # Only field names and messages: echoing the input could leak it or break the JSON.
-    errors = [{"field": _field(e["loc"]), "message": _message(e)} for e in error.errors()]
+    # Only field names and messages: echoing the input could leak it or break the JSON. A
+    # default made from other fields (`sort` from `q`) is not made when one of them is wrong:
+    # that field's error says it all.
+    errors = [
+        {"field": _field(e["loc"]), "message": _message(e)}
+        for e in error.errors()
+        if e["type"] != "default_factory_not_called"
+    ]
     detail = "; ".join(f"{e['field'] or 'request'}: {e['message']}" for e in errors)
     return problem_response(422, detail or "invalid request", errors=errors)
 

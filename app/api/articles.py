@@ -26,7 +26,7 @@ from app.api.cursors import INT_MAX, Cursors
 from app.api.deps import CheckedRoute, QueryModel, last_modified, problems
 from app.api.filters import (
     ArticleFilters,
-    effective_sort,
+    default_sort,
     entity_filters,
     known_sources,
     to_query,
@@ -88,8 +88,8 @@ FACETS_PATTERN = pattern(
 class ArticleParams(ArticleFilters):
     """Query parameters of GET /articles: the filters, and the page asked for."""
 
-    sort: Sort | None = Field(
-        None,
+    sort: Sort = Field(
+        default_factory=default_sort,
         description="Default: `relevance` with `q`, `-published_at` otherwise. Both date "
         "orders put undated articles last; best match breaks equal scores newest first",
     )
@@ -122,9 +122,6 @@ class ArticleParams(ArticleFilters):
     def needs_index(self) -> bool:
         """Text, a filter or facets: the index answers (else the articles table: `is_plain`)."""
         return self.filtered() or bool(self.facets) or self.sort == "relevance"
-
-    def effective_sort(self) -> Sort:
-        return effective_sort(self.sort, self)
 
 
 ARTICLE_PARAMS = QueryModel(ArticleParams)
@@ -232,7 +229,7 @@ def article_query(
         params,
         sources=sources,
         entities=entities,
-        sort=params.effective_sort(),
+        sort=params.sort,
         limit=params.limit,
         after=_position(cursors, params) if params.cursor else None,
         facets=params.facet_names(),
@@ -283,7 +280,7 @@ POSITION = TypeAdapter(
 
 def _position(cursors: Cursors, params: ArticleParams) -> Position:
     position = cursors.decode(params.cursor or "", params.fingerprint, POSITION)
-    if params.effective_sort() == "relevance" and position[2] >= MAX_RELEVANCE_DEPTH:
+    if params.sort == "relevance" and position[2] >= MAX_RELEVANCE_DEPTH:
         raise BadCursor(
             f"best-match order ends after {MAX_RELEVANCE_DEPTH} results; sort by date, or use "
             "/articles/export, to go on"

@@ -32,7 +32,7 @@ from starlette.types import Receive, Scope, Send
 
 from app.api.catalog import Catalog, CatalogDep, date_ordered, is_plain
 from app.api.deps import CheckedRoute, QueryModel, SearchDep, problems
-from app.api.filters import ArticleFilters, effective_sort, resolve
+from app.api.filters import ArticleFilters, default_sort, resolve
 from app.budget import lift_deadline
 from app.db import EngineDep
 from app.errors import Unavailable, pattern
@@ -77,8 +77,9 @@ class ExportParams(ArticleFilters):
     format: Literal["ndjson", "csv"] = Field(
         "ndjson", description="`ndjson`: one JSON object per line; `csv`: RFC 4180 with a header"
     )
-    sort: Sort | None = Field(
-        None, description="Default: `relevance` with `q`, `-published_at` otherwise"
+    sort: Sort = Field(
+        default_factory=default_sort,
+        description="Default: `relevance` with `q`, `-published_at` otherwise",
     )
     fields: str | None = Field(
         None,
@@ -206,7 +207,7 @@ async def export_articles(
 
 def _query(params: ExportParams, engine: Engine, catalog: Catalog) -> ArticleQuery | None:
     with Session(engine) as session:
-        return resolve(params, session, catalog, sort=effective_sort(params.sort, params))
+        return resolve(params, session, catalog, sort=params.sort)
 
 
 def filename(params: ExportParams, today: date | None = None) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Protocol, Self
 
 from fastapi import Query
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from sqlalchemy.orm import Session
 
@@ -16,6 +16,20 @@ from app.ingest.names import source_key
 from app.schemas import IsoDate
 from app.search.base import ArticleQuery, EntityFilter, Sort
 from app.search.query import SYNTAX, SYNTAX_EXAMPLES
+
+
+def no_blank(text: str | None) -> str | None:
+    """Blank text searches nothing: validated as no text at all, so the query (a cursor's, a
+    page cache's key) is the same whether a client sends `q=` or leaves it out. (A validator,
+    not an Annotated type: pydantic would merge FastAPI's Query, and its examples, away.)"""
+    return text if text and text.strip() else None
+
+
+def default_sort(fields: dict[str, Any]) -> Sort:
+    """The order when none is asked for: best match first with text, else newest first.
+    A default factory, so the validated query holds the order it stands for: a cursor from
+    `?q=x` is good for `?q=x&sort=relevance` (generated clients send defaults)."""
+    return "relevance" if fields.get("q") else "-published_at"
 
 
 class ArticleFilters(QueryParams):
@@ -57,6 +71,7 @@ class ArticleFilters(QueryParams):
         "the requested order (best match, newest or oldest); `total` then counts stories "
         "(beyond 10,000 matching articles, an estimate within a few percent)",
     )
+    _no_blank_q = field_validator("q")(no_blank)
 
     @model_validator(mode="after")
     def _forwards(self) -> Self:
@@ -81,25 +96,17 @@ class ArticleFilters(QueryParams):
             ],
         )
 
-    def has_text(self) -> bool:
-        return bool(self.q and self.q.strip())
-
     def filtered(self) -> bool:
         """Text or any filter: only the index can answer."""
         filters = (self.person, self.place, self.org, self.entity, self.source, self.story)
         return bool(
-            self.has_text()
+            self.q
             or any(filters)
             or self.published_from
             or self.published_to
             or self.undated is not None
             or self.dedupe
         )
-
-
-def effective_sort(sort: Sort | None, filters: ArticleFilters) -> Sort:
-    """The order asked for; by default best match first with text, else newest first."""
-    return sort or ("relevance" if filters.has_text() else "-published_at")
 
 
 class EntityParams(Protocol):

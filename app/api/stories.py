@@ -7,7 +7,7 @@ from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import Field, TypeAdapter
+from pydantic import Field, TypeAdapter, field_validator
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -15,7 +15,7 @@ from app.api.articles import summary
 from app.api.catalog import CatalogDep
 from app.api.cursors import Count, Cursors, CursorsDep, RowId
 from app.api.deps import CheckedRoute, QueryModel, QueryParams, SearchDep, problems
-from app.api.filters import entity_filters
+from app.api.filters import entity_filters, no_blank
 from app.db import SessionDep
 from app.errors import NotFound
 from app.models import Article, Entity, Story, StoryEntity
@@ -62,11 +62,10 @@ class StoryParams(QueryParams):
     )
     limit: int = Field(20, ge=1, le=100, description="Items per page, 1 to 100")
     cursor: str | None = Field(None, max_length=512, description="`next_cursor` of the last page")
+    _no_blank_q = field_validator("q")(no_blank)
 
     def filtered(self) -> bool:
-        return bool((self.q and self.q.strip()) or self.person or self.place or self.org) or bool(
-            self.entity
-        )
+        return bool(self.q or self.person or self.place or self.org or self.entity)
 
 
 STORY_PARAMS = QueryModel(StoryParams)

@@ -152,3 +152,23 @@ def test_cursor_values_past_an_integer_column_are_400_and_its_largest_is_served(
         assert seeded_client.get(path, params={"cursor": cursor}).status_code == 400, path
         cursor = signed.encode(largest, fingerprint(params))
         assert seeded_client.get(path, params={"cursor": cursor}).status_code == 200, path
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "defaults"),
+    [
+        ("/articles", {"q": "said"}, {"sort": "relevance", "dedupe": "false", "facet_size": "10"}),
+        ("/articles", {}, {"sort": "-published_at", "q": ""}),
+        ("/stories", {}, {"sort": "size", "q": " "}),
+    ],
+)
+def test_a_cursor_is_good_whether_the_defaults_are_sent_or_not(
+    corpus_client: TestClient, path: str, query: dict[str, str], defaults: dict[str, str]
+) -> None:
+    """Generated clients send every default: a cursor is bound to the validated query, its
+    defaults filled in, not to the parameters as sent."""
+    for first, then in ((query, query | defaults), (query | defaults, query)):
+        cursor = corpus_client.get(path, params={**first, "limit": 1}).json()["next_cursor"]
+        assert cursor
+        page = corpus_client.get(path, params={**then, "limit": 1, "cursor": cursor})
+        assert page.status_code == 200, page.text
