@@ -77,6 +77,16 @@ class BadRequest(Problem):
     status, title = 400, "Bad Request"
 
 
+class NotUtf8(BadRequest):
+    """A query parameter whose percent-escapes do not spell UTF-8 (`q=caf%E9`, Latin-1)."""
+
+    def __init__(self, name: str | None, shown: str) -> None:
+        words = "not valid UTF-8 (percent-encode UTF-8 bytes)"
+        subject = "a query parameter's name" if name is None else name
+        super().__init__(f"{subject} is {words}")
+        self.errors = [{"field": shown, "message": words}]
+
+
 class UnsupportedMediaType(Problem):
     status, title = 415, "Unsupported Media Type"
 

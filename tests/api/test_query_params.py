@@ -53,6 +53,31 @@ def test_odd_names_are_named_too(seeded_client: TestClient, query: str) -> None:
     assert_problem(seeded_client.get(f"/articles?{query}"), 400)
 
 
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [("q=%FF%FE", "q"), ("q=%ED%A0%80", "q"), ("person=%FF", "person"), ("q=caf%E9", "q")],
+)
+def test_a_value_not_in_utf8_is_400_naming_it(
+    seeded_client: TestClient, query: str, name: str
+) -> None:
+    """Read with replacement characters, it would match everything or nothing."""
+    body = assert_problem(seeded_client.get(f"/articles?{query}&limit=2"), 400)
+    words = "not valid UTF-8 (percent-encode UTF-8 bytes)"
+    assert body["detail"] == f"{name} is {words}"
+    assert body["errors"] == [{"field": name, "message": words}]
+
+
+def test_every_route_refuses_query_text_not_in_utf8(seeded_client: TestClient) -> None:
+    routes = seeded_client.get("/openapi.json").json()["paths"]
+    for template, operations in routes.items():
+        path = template.replace("{id}", "x")
+        for method in operations:
+            body = assert_problem(seeded_client.request(method, f"{path}?%E9t%E9=1"), 400)
+            assert body["detail"].startswith("a query parameter's name is not valid UTF-8")
+    for fine in ("q=caf%C3%A9", "q=50%25+off", "q=%", "q=%zz", "q=a+b&limit=1"):
+        assert seeded_client.get(f"/articles?{fine}").status_code == 200, fine
+
+
 def test_a_query_string_is_validated_once_and_its_parameters_are_read_only() -> None:
     """Requests with the same query string share one validated object (what cursors and the
     page cache derive from it is derived once): it cannot be changed, and few are kept."""
