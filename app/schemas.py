@@ -21,6 +21,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from app.errors import pattern
+from app.ingest.parse import PLAUSIBLE_DATES, plausible
 
 EXCERPT_CHARS = 200
 
@@ -39,6 +40,16 @@ def _iso_date(value: object) -> object:
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
+
+def _plausible(day: date) -> date:
+    if not plausible(day):
+        raise ValueError(f"must be a publication date {PLAUSIBLE_DATES}")
+    return day
+
+
+# A date an article states: one the parser would read from its text (app.ingest.parse).
+PublicationDate = Annotated[IsoDate, AfterValidator(_plausible)]
 # Stored as naive UTC; sent with its offset, as RFC 3339 (and OpenAPI's date-time) requires.
 UtcDatetime = Annotated[
     datetime, AfterValidator(lambda v: v if v.tzinfo else v.replace(tzinfo=UTC))
@@ -177,7 +188,9 @@ class ArticleFieldsIn(BaseModel):
         None, description="Publisher's name", max_length=256, pattern=TEXT_PATTERN
     )
     author: str | None = Field(None, description="Byline", max_length=512, pattern=TEXT_PATTERN)
-    published_at: IsoDate | None = Field(None, description="Publication date, YYYY-MM-DD")
+    published_at: PublicationDate | None = Field(
+        None, description=f"Publication date, YYYY-MM-DD, {PLAUSIBLE_DATES}"
+    )
     url: str | None = URL_FIELD
 
 

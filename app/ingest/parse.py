@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import lru_cache
 
 
@@ -32,6 +32,26 @@ class ParseError(ValueError):
 
 
 # --- dates -------------------------------------------------------------------------------------
+
+# When an article can have been published: not before printing, not more than a year ahead (a
+# typo, or a placeholder such as 9999-12-31, which would stretch every timeline over millennia).
+# A date outside is no date, as an impossible day is; a write that states one is refused.
+EARLIEST_DATE = date(1400, 1, 1)
+PLAUSIBLE_DATES = "from 1400-01-01 to a year after today"
+
+
+def latest_date() -> date:
+    """A year after today (UTC): the latest date an article may state."""
+    today = datetime.now(UTC).date()
+    try:
+        return today.replace(year=today.year + 1)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year + 1, day=28)
+
+
+def plausible(day: date) -> bool:
+    return EARLIEST_DATE <= day <= latest_date()
+
 
 _MONTHS = {
     "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6,
@@ -125,9 +145,10 @@ def _date_from_match(match: re.Match[str]) -> date | None:
 
 def _calendar_day(year: str | int, month: str | int, day: str) -> date | None:
     try:
-        return date(int(year), int(month), int(day.rstrip("stndrh")))
+        found = date(int(year), int(month), int(day.rstrip("stndrh")))
     except ValueError:
         return None
+    return found if plausible(found) else None
 
 
 def _month_number(name: str) -> int:

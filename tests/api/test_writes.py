@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from tests.api.test_articles import assert_problem
 from tests.conftest import SEEDS, ingest, make_settings, migrated_engine
 
 KEY = "s3cret-key-for-tests"
+WRITER = {"X-API-Key": KEY}
 NEW = {
     "title": "Harbour Authority Opens New Ferry Terminal in Valletta",
     "body": "The Harbour Authority opened a ferry terminal in Valletta on Monday, "
@@ -151,6 +153,49 @@ def test_marks_on_letters_and_web_urls_are_accepted(
 ) -> None:
     response = writable.post("/articles", json=NEW | {field: value}, headers={"X-API-Key": KEY})
     assert response.status_code == 201, response.text
+
+
+def a_year_ahead(days: int) -> str:
+    from app.ingest.parse import latest_date
+
+    return (latest_date() + timedelta(days=days)).isoformat()
+
+
+@pytest.mark.parametrize(
+    "day",
+    [
+        "0001-01-01",
+        "1399-12-31",
+        "9999-12-31",
+        pytest.param(a_year_ahead(1), id="a-year-and-a-day-ahead"),
+        pytest.param(a_year_ahead(400), id="two-years-ahead"),
+    ],
+)
+def test_an_implausible_publication_date_is_422_naming_it(writable: TestClient, day: str) -> None:
+    """It would stretch every timeline over millennia (9,999 year buckets for one article)."""
+    response = writable.post("/articles", json=NEW | {"published_at": day}, headers=WRITER)
+    [error] = assert_problem(response, 422)["errors"]
+    assert error == {
+        "field": "published_at",
+        "message": "must be a publication date from 1400-01-01 to a year after today",
+    }
+
+
+@pytest.mark.parametrize("day", ["1400-01-01", pytest.param(a_year_ahead(0), id="a-year-ahead")])
+def test_publication_dates_at_the_ends_of_the_range_are_taken(
+    writable: TestClient, day: str
+) -> None:
+    response = writable.post("/articles", json=NEW | {"published_at": day}, headers=WRITER)
+    assert response.status_code == 201 and response.json()["published_at"] == day
+
+
+@pytest.mark.parametrize("stated", ["Published: 31 December 9999", "0001-01-01"])
+def test_a_raw_article_never_states_an_implausible_date(writable: TestClient, stated: str) -> None:
+    raw = f"Harbour Authority Opens Terminal\n\n{stated}\n\n{NEW['body']}"
+    response = writable.post("/articles", json={"raw": raw}, headers=WRITER)
+    assert response.status_code == 201 and response.json()["published_at"] is None
+    assert response.json()["body"] == NEW["body"]
+    assert writable.get("/timeline").json()["buckets"] == []
 
 
 def test_sources_lists_one_spelling_per_source(writable: TestClient) -> None:

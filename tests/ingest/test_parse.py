@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.ingest.parse import ParseError, normalise_text, parse_article, parse_date
+from app.ingest.parse import ParseError, latest_date, normalise_text, parse_article, parse_date
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
@@ -601,10 +601,23 @@ def test_inner_whitespace_and_unicode_survive() -> None:
         ("Saturday, January 12, 2003", None),
         ("13/13/2003", None),
         ("12/01/03", None),
+        ("1400-01-01", date(1400, 1, 1)),
+        ("31 December 1399", None),  # before printing: a typo
+        ("0001-01-01", None),
+        ("9999-12-31", None),  # a placeholder
     ],
 )
 def test_parse_date(text: str, expected: date | None) -> None:
     assert parse_date(text) == expected
+
+
+def test_a_date_more_than_a_year_ahead_is_no_date() -> None:
+    latest = latest_date()
+    assert latest - datetime.now(UTC).date() in (timedelta(days=365), timedelta(days=366))
+    assert parse_date(latest.isoformat()) == latest
+    assert parse_date((latest + timedelta(days=1)).isoformat()) is None
+    article = parse_article(f"A headline\n\nPublished: {latest.year + 1}-01-01\n\n{BODY}")
+    assert article.published_at is None and article.body == BODY
 
 
 # Lines built from the pieces metadata is made of, so the edge rules really get exercised.
