@@ -87,6 +87,17 @@ class NotUtf8(BadRequest):
         self.errors = [{"field": shown, "message": words}]
 
 
+class MalformedBody(Problem):
+    """A JSON body that is empty, not UTF-8 or not JSON: a 422 on the body as a whole, as the
+    other faults of a body are 422s on its fields."""
+
+    status, title = 422, HTTPStatus(422).phrase
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.errors = [{"field": "body", "message": detail}]
+
+
 class UnsupportedMediaType(Problem):
     status, title = 415, "Unsupported Media Type"
 

@@ -209,10 +209,11 @@ def _form(value: Any) -> str | None:
     return None
 
 
-NO_FORM = (
-    "send a JSON object with either `raw` (the article's whole text, parsed like a file) or "
+ARTICLE_FORMS = (
+    "a JSON object with either `raw` (the article's whole text, parsed like a file) or "
     "the article's fields (`body`, and `title`, `source`, `author`, `published_at` if known)"
 )
+NO_FORM = f"send {ARTICLE_FORMS}"
 
 
 def _one_form(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:

@@ -6,7 +6,7 @@ import functools
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import (
@@ -40,6 +40,7 @@ from app.ingest.parse import ParsedArticle, ParseError
 from app.ingest.pipeline import ingest_article, ingest_text
 from app.models import Article, Entity
 from app.schemas import (
+    ARTICLE_FORMS,
     ArticleDetail,
     ArticleFieldsIn,
     ArticleIn,
@@ -410,7 +411,11 @@ def related_articles(
     },
 )
 def add_article(
-    new: ArticleIn, request: Request, engine: EngineDep, session: SessionDep, catalog: CatalogDep
+    new: Annotated[ArticleIn, Body(description=ARTICLE_FORMS)],
+    request: Request,
+    engine: EngineDep,
+    session: SessionDep,
+    catalog: CatalogDep,
 ) -> Response:
     """Add one article (needs X-API-Key), as raw text parsed like a file or as fields; the
     same content again returns the existing one."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.message
+import json
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from datetime import UTC, datetime
@@ -21,7 +22,13 @@ from pydantic.json_schema import models_json_schema
 
 from app.api.cursors import fingerprint
 from app.budget import BudgetedSearch
-from app.errors import PROBLEM_MEDIA_TYPE, NotUtf8, UnknownParameter, UnsupportedMediaType
+from app.errors import (
+    PROBLEM_MEDIA_TYPE,
+    MalformedBody,
+    NotUtf8,
+    UnknownParameter,
+    UnsupportedMediaType,
+)
 from app.schemas import ProblemDetail
 
 
@@ -125,12 +132,14 @@ class QueryModel(Generic[Model]):
 class CheckedRoute(APIRoute):
     """A route that answers 400 for a query parameter it does not declare: a typo such as
     `pubished_from` must not silently return everything; 400 for a query whose escapes are not
-    UTF-8 (read with replacement characters, it would match all or nothing); and 415 for a
+    UTF-8 (read with replacement characters, it would match all or nothing); 415 for a
     body that is not JSON where it reads JSON (FastAPI would validate its bytes as the JSON's
-    value, and answer that a text is not an object). Every router of the API uses it; routes
-    left out of the OpenAPI document (the docs pages) take what their scripts send. Checked in
-    the route's handler, not as a dependency: FastAPI's solving of one more dependency cost
-    about 60 us a request (a quarter of a minimal endpoint's time)."""
+    value, and answer that a text is not an object); and 422 for a JSON body that is empty,
+    not UTF-8 or not JSON, in words (the body's description, what to send, completes the
+    first). Every router of the API uses it; routes left out of the OpenAPI document (the docs
+    pages) take what their scripts send. Checked in the route's handler, not as a dependency:
+    FastAPI's solving of one more dependency cost about 60 us a request (a quarter of a
+    minimal endpoint's time)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -139,6 +148,7 @@ class CheckedRoute(APIRoute):
         known = declared_query(self)
         body = self.body_field
         reads_json = body is not None and not isinstance(body.field_info, Form)
+        wanted = (body.field_info.description if body else None) or "a JSON object"
 
         async def checked(request: Request) -> Response:
             if raw := request.scope["query_string"]:
@@ -146,10 +156,8 @@ class CheckedRoute(APIRoute):
                 query = request.query_params
                 if unknown := [name for name in query.keys() if name not in known]:  # noqa: SIM118
                     raise UnknownParameter(unknown, known)
-            if reads_json and not await _sent_as_json(request):
-                raise UnsupportedMediaType(
-                    "the request body must be JSON, sent with Content-Type: application/json"
-                )
+            if reads_json:
+                await _read_json(request, wanted)
             return await handler(request)
 
         return checked
@@ -171,9 +179,33 @@ def _check_utf8(query: bytes) -> None:
                 raise NotUtf8(shown if part is value else None, shown) from None
 
 
+async def _read_json(request: Request, wanted: str) -> None:
+    """Read a JSON body (Starlette keeps it for FastAPI), or say in words what is wrong with
+    it: FastAPI would answer that a field "" is required, name a character's position as a
+    field, or answer a 400 for bytes that are not UTF-8."""
+    if not await _sent_as_json(request):
+        raise UnsupportedMediaType(
+            "the request body must be JSON, sent with Content-Type: application/json"
+        )
+    body = await request.body()
+    if not body.strip():
+        raise MalformedBody(f"the request body is empty: send {wanted}")
+    try:
+        body.decode()  # strictly: JSON's own decoding lets UTF-16 and surrogates through
+    except UnicodeDecodeError:
+        raise MalformedBody("the body is not UTF-8") from None
+    try:
+        await request.json()
+    except json.JSONDecodeError as error:
+        where = f"at line {error.lineno}, column {error.colno}"
+        raise MalformedBody(f"the body is not valid JSON ({where})") from None
+    except RecursionError:  # `[[[[...]]]]`: deeper than Python's parser goes
+        raise MalformedBody("the body's JSON nests too deeply") from None
+
+
 async def _sent_as_json(request: Request) -> bool:
     """Whether the body is JSON as FastAPI reads it (`application/json` or `application/*+json`),
-    or there is no body at all (which validation then names as missing)."""
+    or there is no body at all (which `_read_json` then names as empty)."""
     content_type = request.headers.get("content-type")
     if content_type is None:
         return not await request.body()  # FastAPI reads the body anyway (and keeps it)

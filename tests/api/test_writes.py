@@ -84,6 +84,37 @@ def test_invalid_article_is_422(writable: TestClient, payload: dict) -> None:
     assert_problem(writable.post("/articles", json=payload, headers={"X-API-Key": KEY}), 422)
 
 
+EMPTY = "the request body is empty: send a JSON object with either `raw` (the article's whole"
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"", EMPTY),
+        (b" \r\n", EMPTY),
+        (b"{", "the body is not valid JSON (at line 1, column 2)"),
+        (b'{"body": "x",\n  "title": }', "the body is not valid JSON (at line 2, column 12)"),
+        ('{"body": "caf\u00e9"}'.encode("latin-1"), "the body is not UTF-8"),
+        ('{"body": "caf\u00e9"}'.encode("utf-16"), "the body is not UTF-8"),
+        (b'{"body": "\xed\xa0\x80 text"}', "the body is not UTF-8"),  # a surrogate
+        (b"[" * 100_000 + b"]" * 100_000, "the body's JSON nests too deeply"),
+    ],
+    ids=["empty", "blank", "truncated", "no-value", "latin-1", "utf-16", "surrogate", "deep"],
+)
+def test_a_malformed_body_is_422_on_the_body_saying_what_is_wrong(
+    writable: TestClient, content: bytes, words: str
+) -> None:
+    headers = WRITER | {"Content-Type": "application/json"}
+    body = assert_problem(writable.post("/articles", content=content, headers=headers), 422)
+    assert body["detail"].startswith(words)
+    assert body["errors"] == [{"field": "body", "message": body["detail"]}]
+
+
+def test_no_body_at_all_is_an_empty_body(writable: TestClient) -> None:
+    body = assert_problem(writable.post("/articles", headers=WRITER), 422)
+    assert body["detail"].startswith(EMPTY) and "`body`" in body["detail"]
+
+
 @pytest.mark.parametrize(
     "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data", None]
 )
