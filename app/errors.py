@@ -26,6 +26,15 @@ def pattern(expression: str, words: str) -> str:
     return expression
 
 
+MAX_ECHOED = 64  # characters of a client's name an error repeats
+
+
+def echoed(name: str) -> str:
+    """A name the client sent, as an error repeats it: cut short (an unknown parameter's name
+    may be 8,000 characters long)."""
+    return name if len(name) <= MAX_ECHOED else name[: MAX_ECHOED - 1] + "\u2026"
+
+
 class Problem(Exception):
     """An error a client can act on; its status and title say what kind."""
 
@@ -57,6 +66,7 @@ class UnknownParameter(Problem):
 
     def __init__(self, unknown: list[str], known: Iterable[str]) -> None:
         valid = sorted(known)
+        unknown = [echoed(name) for name in unknown]
         names = ", ".join(repr(name) for name in unknown)
         listed = ", ".join(valid) or "none"
         super().__init__(f"unknown query parameter {names}; this route takes: {listed}")
@@ -82,9 +92,9 @@ class NotUtf8(BadRequest):
 
     def __init__(self, name: str | None, shown: str) -> None:
         words = "not valid UTF-8 (percent-encode UTF-8 bytes)"
-        subject = "a query parameter's name" if name is None else name
+        subject = "a query parameter's name" if name is None else echoed(name)
         super().__init__(f"{subject} is {words}")
-        self.errors = [{"field": shown, "message": words}]
+        self.errors = [{"field": echoed(shown), "message": words}]
 
 
 class MalformedBody(Problem):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -46,6 +48,23 @@ def test_known_parameters_and_other_methods_still_work(seeded_client: TestClient
     assert seeded_client.get("/openapi.json", params={"v": "2"}).status_code == 200
     # A method the route does not take is the first thing wrong: 405 naming the methods.
     assert_problem(seeded_client.request("OPTIONS", "/articles?bogus=1"), 405)
+
+
+@pytest.mark.parametrize(
+    ("query", "detail"),
+    [
+        ("x" * 8000 + "=1", "unknown query parameter '" + "x" * 63 + "\u2026'"),
+        ("x" * 8000 + "=%FF", "x" * 63 + "\u2026 is not valid UTF-8"),
+    ],
+    ids=["unknown", "not-utf-8"],
+)
+def test_a_long_name_is_echoed_cut_short(
+    seeded_client: TestClient, query: str, detail: str
+) -> None:
+    body = assert_problem(seeded_client.get(f"/articles?{query}"), 400)
+    assert body["detail"].startswith(detail)
+    assert body["errors"][0]["field"] == "x" * 63 + "\u2026"
+    assert "x" * 64 not in json.dumps(body)
 
 
 @pytest.mark.parametrize("query", ["limit=5&Limit=1", "q=a&%00=1", "q=a&=1"])
