@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -18,12 +18,20 @@ log = logging.getLogger(__name__)
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 # What each `pattern` constraint asks for, in words: a 422 says this, never the expression.
 PATTERN_WORDS: dict[str, str] = {}
+# A list pattern's names: its 422 names the items sent that are not among them.
+PATTERN_NAMES: dict[str, tuple[str, ...]] = {}
 
 
 def pattern(expression: str, words: str) -> str:
     """A regular expression for a field's `pattern`, with what it asks for in words."""
     PATTERN_WORDS[expression] = words
     return expression
+
+
+def names_pattern(expression: str, names: Sequence[str]) -> str:
+    """A `pattern` for a comma list of `names`."""
+    PATTERN_NAMES[expression] = tuple(names)
+    return pattern(expression, f"a comma list of {', '.join(names)}")
 
 
 MAX_ECHOED = 64  # characters of a client's name an error repeats
@@ -161,7 +169,7 @@ async def _on_problem(_: Request, error: Exception) -> JSONResponse:
 
 async def _on_validation(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    # Only field names and messages: echoing the input could leak it or break the JSON. A
+    # Field names and messages, not the input (but a list's unknown names, cut short). A
     # default made from other fields (`sort` from `q`) is not made when one of them is wrong:
     # that field's error says it all.
     errors = [
@@ -178,8 +186,21 @@ def _message(error: Mapping[str, Any]) -> str:
     validators' own text, without pydantic's "Value error, " before it."""
     if error["type"] == "string_pattern_mismatch":
         expression = str((error.get("ctx") or {}).get("pattern"))
-        return f"must be {PATTERN_WORDS.get(expression, 'in the form its description gives')}"
+        words = PATTERN_WORDS.get(expression, "in the form its description gives")
+        return f"must be {words}{_not_among(PATTERN_NAMES.get(expression), error['input'])}"
     return str(error["msg"]).removeprefix("Value error, ")
+
+
+def _not_among(names: tuple[str, ...] | None, value: object) -> str:
+    """` ('nope' is not one of them)`: the items of a comma list that are not among its names
+    (each cut short, as every name a client sent that an error repeats)."""
+    if not names or not isinstance(value, str):
+        return ""
+    unknown = [item for part in value.split(",") if (item := part.strip()) not in ("", *names)]
+    if not unknown:
+        return ""
+    verb = "is" if len(unknown) == 1 else "are"
+    return f" ({', '.join(repr(echoed(item)) for item in unknown)} {verb} not one of them)"
 
 
 async def _on_http(_: Request, error: Exception) -> JSONResponse:

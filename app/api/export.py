@@ -35,7 +35,7 @@ from app.api.deps import CheckedRoute, QueryModel, SearchDep, problems
 from app.api.filters import ArticleFilters, default_sort, resolve
 from app.budget import lift_deadline
 from app.db import EngineDep
-from app.errors import Unavailable, pattern
+from app.errors import Unavailable, names_pattern
 from app.middleware import is_head
 from app.models import Article, Entity, Mention, Story
 from app.search.base import ArticleQuery, SearchBackend, Sort, oldest_key, sort_key
@@ -64,9 +64,7 @@ FIELDS = (
 )
 ENTITY_COLUMNS = {"person": "people", "place": "places", "org": "organisations"}  # CSV only
 _FIELD = f"(?:{'|'.join(FIELDS)})"
-FIELDS_PATTERN = pattern(
-    f"^ *{_FIELD}(?: *, *{_FIELD})* *$", f"a comma list of {', '.join(FIELDS)}"
-)
+FIELDS_PATTERN = names_pattern(f"^ *{_FIELD}(?: *, *{_FIELD})* *$", FIELDS)
 MEDIA_TYPES = {"ndjson": "application/x-ndjson", "csv": "text/csv; charset=utf-8; header=present"}
 
 

@@ -149,6 +149,24 @@ def test_a_malformed_parameter_is_422_saying_what_it_takes(
     assert not shown, error
 
 
+@pytest.mark.parametrize(
+    ("path", "name", "value", "unknown"),
+    [
+        ("/articles", "facets", "foo", "'foo' is"),
+        ("/articles", "facets", "person, colour,place,size", "'colour', 'size' are"),
+        ("/articles/export", "fields", "id,nope", "'nope' is"),
+        ("/articles/export", "fields", "id," + "n" * 200, f"'{'n' * 63}\u2026' is"),
+    ],
+)
+def test_a_list_names_the_items_it_does_not_take(
+    seeded_client: TestClient, path: str, name: str, value: str, unknown: str
+) -> None:
+    [error] = assert_problem(seeded_client.get(path, params={name: value}), 422)["errors"]
+    assert error["field"] == name, error
+    assert error["message"].startswith("must be a comma list of ")
+    assert error["message"].endswith(f" ({unknown} not one of them)")
+
+
 def test_every_pattern_in_the_contract_has_words(seeded_client: TestClient) -> None:
     """A 422 for a pattern says what the pattern means: each one has its words."""
     from app.errors import PATTERN_WORDS
