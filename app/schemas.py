@@ -71,16 +71,18 @@ def excerpt(body: str, limit: int = EXCERPT_CHARS) -> str:
 # Text a client writes: no NUL or other control characters (file ingest rejects those as
 # binary); a body with at least one letter or digit (`[^\W_]`, of any script: zero-width
 # spaces or combining marks alone are no content); a URL to a web page (http or https, with a
-# host: never `javascript:` or `data:`). In the schema, so clients (and fuzzers) see the rules,
-# read as Python reads them (REGEX): in Rust's regex, pydantic's default, `\w` takes marks too.
+# host: never `javascript:` or `data:`; and no spaces, which no URL holds: `https://exa
+# mple.com` is a slip). In the schema, so clients (and fuzzers) see the rules, read as Python
+# reads them (REGEX): in Rust's regex, pydantic's default, `\w` takes marks too.
 _TEXT = r"[^\x00-\x08\x0e-\x1f\x7f-\x9f]"
 TEXT_PATTERN = pattern(rf"^{_TEXT}*$", "text without control characters")
 BODY_PATTERN = pattern(
     rf"^{_TEXT}*[^\W_]{_TEXT}*$", "text with a letter or digit and without control characters"
 )
+_NOT_SPACE = r"[^\s\x00-\x1f\x7f-\x9f]"
 URL_PATTERN = pattern(
-    rf"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#\x00-\x1f\x7f-\x9f]{_TEXT}*$",
-    "an http:// or https:// URL with a host, without control characters",
+    rf"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#\x00-\x1f\x7f-\x9f]{_NOT_SPACE}*$",
+    "an http:// or https:// URL with a host, without spaces or control characters",
 )
 REGEX: Literal["python-re"] = "python-re"
 

@@ -147,15 +147,22 @@ def test_json_with_parameters_or_in_capitals_is_json(
         ("url", "data:text/html,<script>alert(1)</script>"),
         ("url", "//example.org/no-scheme"),
         ("url", "https:///no-host"),
+        ("url", "https://exa mple.com/x"),
+        ("url", "https://example.com/a b"),
+        ("url", "https://example.com/a\u00a0b"),  # a no-break space
+        ("url", "https://example.com/x "),
     ],
 )
-def test_content_free_bodies_and_script_urls_are_422_naming_the_field(
+def test_content_free_bodies_and_script_or_spaced_urls_are_422_naming_the_field(
     writable: TestClient, field: str, value: str
 ) -> None:
     response = writable.post("/articles", json=NEW | {field: value}, headers={"X-API-Key": KEY})
     [error] = assert_problem(response, 422)["errors"]
     assert error["field"] == field
-    words = {"body": "a letter or digit", "url": "an http:// or https:// URL with a host"}
+    words = {
+        "body": "a letter or digit",
+        "url": "an http:// or https:// URL with a host, without spaces",
+    }
     assert words[field] in error["message"] and "^" not in error["message"]  # no pattern
 
 
