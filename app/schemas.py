@@ -17,6 +17,7 @@ from pydantic import (
     ValidationError,
     ValidatorFunctionWrapHandler,
     WrapValidator,
+    field_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
@@ -54,6 +55,11 @@ PublicationDate = Annotated[IsoDate, AfterValidator(_plausible)]
 UtcDatetime = Annotated[
     datetime, AfterValidator(lambda v: v if v.tzinfo else v.replace(tzinfo=UTC))
 ]
+
+
+def no_blank(text: str | None) -> str | None:
+    """Blank text is none: `title: ""` is no title, `q=` no query."""
+    return text if text and text.strip() else None
 
 
 class Schema(BaseModel):
@@ -194,6 +200,7 @@ class ArticleFieldsIn(BaseModel):
         None, description=f"Publication date, YYYY-MM-DD, {PLAUSIBLE_DATES}"
     )
     url: str | None = URL_FIELD
+    _no_blank = field_validator("title", "source", "author")(no_blank)
 
 
 PARSED_FIELDS = tuple(name for name in ArticleFieldsIn.model_fields if name != "url")

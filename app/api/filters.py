@@ -13,16 +13,9 @@ from sqlalchemy.orm import Session
 from app.api.catalog import Catalog
 from app.api.deps import QueryParams
 from app.ingest.names import source_key
-from app.schemas import IsoDate
+from app.schemas import IsoDate, no_blank
 from app.search.base import ArticleQuery, EntityFilter, Sort
 from app.search.query import SYNTAX, SYNTAX_EXAMPLES
-
-
-def no_blank(text: str | None) -> str | None:
-    """Blank text searches nothing: validated as no text at all, so the query (a cursor's, a
-    page cache's key) is the same whether a client sends `q=` or leaves it out. (A validator,
-    not an Annotated type: pydantic would merge FastAPI's Query, and its examples, away.)"""
-    return text if text and text.strip() else None
 
 
 def default_sort(fields: dict[str, Any]) -> Sort:
@@ -71,6 +64,9 @@ class ArticleFilters(QueryParams):
         "the requested order (best match, newest or oldest); `total` then counts stories "
         "(beyond 10,000 matching articles, an estimate within a few percent)",
     )
+    # Blank text searches nothing: no text at all, so the query (a cursor's, a page cache's
+    # key) is the same whether a client sends `q=` or leaves it out. (A validator, not an
+    # Annotated type: pydantic would merge FastAPI's Query, and its examples, away.)
     _no_blank_q = field_validator("q")(no_blank)
 
     @model_validator(mode="after")

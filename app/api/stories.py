@@ -15,7 +15,7 @@ from app.api.articles import summary
 from app.api.catalog import CatalogDep
 from app.api.cursors import Count, Cursors, CursorsDep, RowId
 from app.api.deps import CheckedRoute, QueryModel, QueryParams, SearchDep, problems
-from app.api.filters import entity_filters, no_blank
+from app.api.filters import entity_filters
 from app.db import SessionDep
 from app.errors import NotFound
 from app.models import Article, Entity, Story, StoryEntity
@@ -27,6 +27,7 @@ from app.schemas import (
     StoryPage,
     StorySummary,
     excerpt,
+    no_blank,
 )
 from app.search.base import ArticleQuery
 

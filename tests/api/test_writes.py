@@ -236,6 +236,17 @@ def test_a_raw_article_never_states_an_implausible_date(writable: TestClient, st
     assert writable.get("/timeline").json()["buckets"] == []
 
 
+@pytest.mark.parametrize("blank", ["", "   ", "\t\n"])
+def test_blank_optional_fields_are_stored_as_none(writable: TestClient, blank: str) -> None:
+    """`title: ""` is no title: null, as for an article sent without one (the same content)."""
+    article = {"body": NEW["body"]} | dict.fromkeys(("title", "source", "author"), blank)
+    created = writable.post("/articles", json=article, headers=WRITER)
+    assert created.status_code == 201, created.text
+    assert [created.json()[n] for n in ("title", "source", "author")] == [None, None, None]
+    again = writable.post("/articles", json={"body": NEW["body"]}, headers=WRITER)
+    assert again.status_code == 200 and again.json()["id"] == created.json()["id"]
+
+
 def test_sources_lists_one_spelling_per_source(writable: TestClient) -> None:
     for n, source in enumerate(["Times of Malta", "TIMES OF MALTA", "The Times of Malta News"]):
         article = NEW | {"title": f"{NEW['title']} ({n})", "source": source}
