@@ -171,12 +171,17 @@ def _check_utf8(query: bytes) -> None:
         return
     for pair in query.split(b"&"):
         name, _, value = pair.partition(b"=")
-        for part in (name, value):
-            try:
-                unquote_to_bytes(part.replace(b"+", b" ")).decode()
-            except UnicodeDecodeError:
-                shown = unquote_plus(name.decode("latin-1"))  # as Starlette reads it
-                raise NotUtf8(shown if part is value else None, shown) from None
+        if not (_is_utf8(name) and _is_utf8(value)):
+            shown = unquote_plus(name.decode("latin-1"))  # as Starlette reads it
+            raise NotUtf8(shown if _is_utf8(name) else None, shown)
+
+
+def _is_utf8(escaped: bytes) -> bool:
+    try:
+        unquote_to_bytes(escaped).decode()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 async def _read_json(request: Request, wanted: str) -> None:
