@@ -66,6 +66,16 @@ def ingest(engine: Engine, paths: list[Path], extractor: EntityExtractor | None)
     )
 
 
+def post_each(tmp_path: Path, texts: list[str], extractor: EntityExtractor | None) -> Engine:
+    """A fresh database given each raw text on its own, as POSTs one at a time are."""
+    from app.ingest.pipeline import ingest_text
+
+    engine = migrated_engine(make_settings(tmp_path))
+    for text in texts:
+        ingest_text(text, url=None, engine=engine, extractor=extractor)
+    return engine
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--backend",

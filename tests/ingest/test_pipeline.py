@@ -15,11 +15,11 @@ from app.cli import cli
 from app.ingest.entities import EntityExtractor
 from app.ingest.files import iter_article_files
 from app.ingest.load import Outcome, StoredCorpus
-from app.ingest.pipeline import ingest_text, reextract
+from app.ingest.pipeline import reextract
 from app.models import Article, Entity, Mention
 from app.search.base import ArticleQuery
 from app.search.tantivy_index import TantivyIndex
-from tests.conftest import SEEDS, ingest, make_settings, migrated_engine, query_plans
+from tests.conftest import SEEDS, ingest, make_settings, migrated_engine, post_each, query_plans
 
 STORIES = Path(__file__).resolve().parents[1] / "data" / "stories"
 
@@ -392,9 +392,9 @@ def test_a_name_keeps_the_type_the_corpus_gave_it_as_articles_arrive_one_at_a_ti
     """Articles added one by one (POSTs, small batches) vote with those already stored: one
     name, one entity. (Before: each batch of one typed it alone: an organisation, a place and
     a person.)"""
-    engine = migrated_engine(make_settings(tmp_path))
-    for text in [*CORVANE["org"], *CORVANE["place"], *CORVANE["person"]]:
-        ingest_text(text, url=None, engine=engine, extractor=extractor)
+    engine = post_each(
+        tmp_path, [*CORVANE["org"], *CORVANE["place"], *CORVANE["person"]], extractor
+    )
     with Session(engine) as session:
         entities = session.execute(
             select(Entity.type, Entity.article_count).where(Entity.name == "Corvane")
@@ -405,9 +405,7 @@ def test_a_name_keeps_the_type_the_corpus_gave_it_as_articles_arrive_one_at_a_ti
 def test_an_article_extracted_again_does_not_vote_for_itself(
     tmp_path: Path, extractor: EntityExtractor
 ) -> None:
-    engine = migrated_engine(make_settings(tmp_path))
-    for text in CORVANE["org"]:
-        ingest_text(text, url=None, engine=engine, extractor=extractor)
+    engine = post_each(tmp_path, CORVANE["org"], extractor)
     with Session(engine) as session:
         first, second = session.scalars(select(Article.pk).order_by(Article.pk)).all()
     counts = StoredCorpus(engine).type_counts(["org:corvane", "place:corvane"])
@@ -421,7 +419,6 @@ def test_a_surname_alone_names_the_one_stored_person_who_goes_by_it(
 ) -> None:
     """Articles POSTed one at a time: a later one calls her by her surname only. (Before: each
     such article made "Drusmark" an entity of its own, a person or an organisation.)"""
-    engine = migrated_engine(make_settings(tmp_path))
     texts = [
         "Minister quits\n\nVelina Drusmark resigned on Monday. Drusmark said she was tired.\n",
         "Reaction\n\nDrusmark told reporters on Tuesday that she had no regrets.\n",
@@ -430,8 +427,7 @@ def test_a_surname_alone_names_the_one_stored_person_who_goes_by_it(
         "New novel\n\nAnn Korvel published a novel on Friday. Korvel said it took years.\n",
         "Carmaker hires\n\nKorvel said on Monday it would hire 200 workers.\n",
     ]
-    for text in texts:
-        ingest_text(text, url=None, engine=engine, extractor=extractor)
+    engine = post_each(tmp_path, texts, extractor)
     with Session(engine) as session:
         named = session.execute(
             select(Entity.name, Entity.type, Entity.article_count)

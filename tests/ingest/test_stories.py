@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from app.ingest import stories
 from app.ingest.load import stable_id
 from app.models import Article, ArticleFeatures, Story, StoryKey, StoryTerm
-from tests.conftest import SEEDS, ingest, make_settings, migrated_engine
+from tests.conftest import SEEDS, ingest, make_settings, migrated_engine, post_each
 
 LABELLED = Path(__file__).resolve().parent.parent / "data" / "stories"
 
@@ -291,16 +291,12 @@ def test_cli_restory_reports_and_reindexes(tmp_path: Path, monkeypatch: pytest.M
 def test_two_words_in_common_make_no_story(tmp_path: Path, extractor) -> None:  # type: ignore[no-untyped-def]
     """A young corpus of one-line articles: two that share only "hits record" are two stories.
     (Before: their cosine, over those two words alone, joined them.)"""
-    from app.ingest.pipeline import ingest_text
-
-    engine = migrated_engine(make_settings(tmp_path))
     texts = [
         "Copper hits record high\n\nCopper prices rose on Monday as mines in Chile closed.\n",
         "Election turnout hits record in Karvania\n\nVoters queued for hours in the capital.\n",
         "Ferry timetable changes\n\nThe ferry to the islands will sail twice a day.\n",
         "Library reopens after repairs\n\nThe town library reopened with a new roof.\n",
     ]
-    for text in texts:
-        ingest_text(text, url=None, engine=engine, extractor=extractor)
+    engine = post_each(tmp_path, texts, extractor)
     with Session(engine) as session:
         assert session.scalar(select(func.count(func.distinct(Article.story_pk)))) == 4
