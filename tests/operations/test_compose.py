@@ -85,7 +85,19 @@ def test_every_variable_has_a_default_and_is_documented() -> None:
         assert name in readme, f"{name} is not in the README"
 
 
-@pytest.mark.skipif(shutil.which("podman-compose") is None, reason="podman-compose not installed")
+def _compose_config_command() -> str | None:
+    """Why podman-compose cannot check the file here, if it cannot: missing, or too old to have
+    `config` (Debian 12's 1.0.3 has none; its `--dry-run up` still creates volumes)."""
+    if shutil.which("podman-compose") is None:
+        return "podman-compose not installed"
+    usage = subprocess.run(["podman-compose", "--help"], capture_output=True, text=True).stdout
+    return None if re.search(r"[{,]config[,}]", usage) else "this podman-compose has no config"
+
+
+CANNOT_CHECK = _compose_config_command()
+
+
+@pytest.mark.skipif(CANNOT_CHECK is not None, reason=str(CANNOT_CHECK))
 def test_podman_compose_reads_it() -> None:
     done = subprocess.run(
         ["podman-compose", "-f", str(COMPOSE), "config"], capture_output=True, text=True
