@@ -27,9 +27,10 @@ def require_writer(
     if not api_key:
         raise Unauthorized("send an API key in the X-API-Key header")
     # The header's bytes, as received (Starlette reads them as latin-1), against each key's
-    # (printable ASCII: see Settings); all compared, so timing tells nothing about which one
-    # nearly matched.
-    sent = api_key.encode("latin-1")
+    # (printable ASCII without spaces at its ends: see Settings); all compared, so timing tells
+    # nothing about which one nearly matched. Whitespace around a header's value is no part of
+    # it (RFC 9110, 5.5): the parser drops it before the value, not always after.
+    sent = api_key.strip(" \t").encode("latin-1")
     matches = [hmac.compare_digest(sent, key.encode("ascii")) for key in keys]
     if not any(matches):
         raise Forbidden("the API key is not valid")

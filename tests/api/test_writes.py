@@ -49,6 +49,13 @@ def test_no_key_configured_means_writes_are_off(seeded_client: TestClient) -> No
     assert_problem(response, 403)
 
 
+@pytest.mark.parametrize("sent", [f" {KEY}", f"{KEY} ", f"{KEY}\t", f"\t{KEY}  "])
+def test_whitespace_around_the_key_is_no_part_of_it(writable: TestClient, sent: str) -> None:
+    """(Before: a trailing space or tab made a good key 403, a leading one did not.)"""
+    response = writable.post("/articles", json=NEW, headers={"X-API-Key": sent})
+    assert response.status_code == 201, response.text
+
+
 def test_missing_or_wrong_key(writable: TestClient) -> None:
     assert_problem(writable.post("/articles", json=NEW), 401)
     assert_problem(writable.post("/articles", json=NEW, headers={"X-API-Key": "nope"}), 403)
