@@ -183,11 +183,9 @@ ORG_KIND_BEFORE = re.compile(rf"\b(?:{'|'.join(sorted(ORG_KINDS))})\s+$", re.IGN
 # ("Sprinter Jane Roe", "Retailer Acme & Co"): cut off, it cues the type. Only kinds that
 # never begin a name ("Team Sky", "Band Aid" do).
 LEADING_ROLE = re.compile(rf"(?:{ROLES})\s+(?=[A-Z])", re.IGNORECASE)
-LEADING_ORG_KIND = re.compile(
-    r"(?:rival|retailer|airline|carrier|broadcaster|publisher|manufacturer|carmaker|automaker|"
-    r"chipmaker|insurer|lender|conglomerate|startup|firm|company)\s+(?=[A-Z])",
-    re.IGNORECASE,
-)
+NAME_LEADING_KINDS = {"team", "band", "club", "charity", "newspaper", "label", "outlet", "website"}
+LEADING_KINDS = (ORG_KINDS - NAME_LEADING_KINDS) | {"rival"}
+LEADING_ORG_KIND = re.compile(rf"(?:{'|'.join(sorted(LEADING_KINDS))})\s+(?=[A-Z])", re.I)
 ORG_KIND_WORD = re.compile(rf"\b(?:{'|'.join(sorted(ORG_KINDS))})\b(?=\s+[A-Z])")
 # ", a Catholic school", ", the country's largest bank": the noun heading an apposition.
 APPOSITION = re.compile(

@@ -476,17 +476,21 @@ def _referent(cand: Candidate, names: set[str], cands: list[Candidate], body: st
     last before it, as a reader takes it."""
     if cand.where != "body" or cand.start is None:
         return set()
-    named = [c for c in cands if c.name in names and c.where == "body" and c.start is not None]
-    if title := _title_of(cand, body):
-        titled = {c.name for c in named if _title_of(c, body) == title}
+    named = [
+        (c.start, c.name)
+        for c in cands
+        if c.name in names and c.where == "body" and c.start is not None
+    ]
+    if title := _title_before(body, cand.start):
+        titled = {name for start, name in named if _title_before(body, start) == title}
         if len(titled) == 1:
             return titled
-    before = [(c.start, c.name) for c in named if c.start < cand.start]  # type: ignore[operator]
+    before = [(start, name) for start, name in named if start < cand.start]
     return {max(before)[1]} if before else set()
 
 
-def _title_of(cand: Candidate, body: str) -> str | None:
-    title = TITLE_BEFORE.search(body[max(0, (cand.start or 0) - 40) : cand.start])
+def _title_before(body: str, start: int) -> str | None:
+    title = TITLE_BEFORE.search(body[max(0, start - 40) : start])
     return title.group(1) if title else None
 
 
@@ -567,14 +571,13 @@ def _link_people_across(articles: Sequence[list[Candidate]], corpus: Corpus) -> 
             words = name_words(cand.name)
             if len(words) != 1:
                 continue
-            if cand.type != "person":
-                if not by_last[words[0]] and (full := _stored_person(cand, corpus)):
-                    cand.name = full
-                continue
-            if len(by_last[words[0]]) == 1:
-                cand.name = spelled[next(iter(by_last[words[0]]))]
-            elif not by_last[words[0]] and (full := _stored_person(cand, corpus)):
+            batch_people = by_last[words[0]]
+            if not batch_people and (full := _stored_person(cand, corpus)):
                 cand.name = full
+            elif cand.type != "person":
+                continue
+            elif len(batch_people) == 1:
+                cand.name = spelled[next(iter(batch_people))]
             elif (
                 not (cand.fixed or cand.cue)
                 and words[0] not in name_parts

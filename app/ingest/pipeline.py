@@ -215,9 +215,9 @@ def _load_batch(
     if not changed:
         return
     if extractor is not None:  # extraction is the slow part: only for new or changed articles
-        with Session(engine) as session:
-            updated = select(Article.pk).where(Article.origin.in_([p.origin for p in changed]))
-            stored = StoredCorpus(engine, excluding=session.scalars(updated).all())
+        stored = StoredCorpus(
+            engine, excluding=_stored_pks(engine, [p for p in changed if p.origin in known])
+        )
         found = extractor.extract(
             [p.parsed for p in changed], stored=stored, n_process=2 if len(changed) > 64 else 1
         )
@@ -226,6 +226,15 @@ def _load_batch(
     with write_session(engine) as session:
         for _, outcome in load_articles(session, changed, assign_stories=assign_stories):
             report.counts[outcome] += 1
+
+
+def _stored_pks(engine: Engine, updated: list[Prepared]) -> list[int]:
+    """The pks of the stored versions of updated files (none for new files: no query)."""
+    if not updated:
+        return []
+    with Session(engine) as session:
+        statement = select(Article.pk).where(Article.origin.in_([p.origin for p in updated]))
+        return list(session.scalars(statement))
 
 
 def tune_for_bulk(session: Session) -> None:
